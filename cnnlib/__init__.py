@@ -1,0 +1,25 @@
+"""cnnlib: the one library every chapter of Classic CNNs imports.
+
+    import cnnlib
+    run = cnnlib.setup()                      # device, mode, seed; prints the banner
+    data = cnnlib.load_data("mnist", run)     # real data as tensor loaders
+    history = cnnlib.fit(model, data.train, data.test, epochs=run.pick(1, 10))
+
+Modules, one job each: settings (device/mode/seed), data (datasets), loader (tensor loader with
+on-device augmentation), train (fit/evaluate), summary (layer tables), arithmetic (shapes and
+parameter counts), plots (figures).
+"""
+
+__version__ = "0.1.0"
+
+from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
+from .loader import TensorLoader
+from .settings import RunSettings, banner, pick_device, pick_mode, seed_everything, setup
+from .summary import summary
+from .train import History, evaluate, fit, predict
+
+__all__ = [
+    "DATASETS", "DatasetUnavailableError", "History", "RunSettings", "TensorLoader", "banner",
+    "channel_stats", "data_root", "evaluate", "fit", "load_data", "load_tensors", "pick_device",
+    "pick_mode", "predict", "seed_everything", "setup", "summary",
+]

@@ -1,0 +1,283 @@
+"""The book's shape and parameter arithmetic, checked against PyTorch rather than typed in.
+
+Every chapter asks the same questions of a network: how big is the feature map after this layer,
+how much of the input does one output pixel see, how many weights does a layer hold, and how much
+work is one forward pass. The answers are a few lines of integer arithmetic each, so they live
+here once, and ``tests/test_arithmetic.py`` compares them with what ``nn.Conv2d`` and
+``nn.MaxPool2d`` actually do.
+
+Notation (the book's): input size ``n``, kernel ``k``, stride ``s``, padding ``p`` *per side*,
+dilation ``d``. A dilated kernel spans ``k_eff = d*(k-1) + 1`` pixels, and
+
+    output = floor((n + 2p - k_eff) / s) + 1 = floor((n + 2p - d(k-1) - 1) / s) + 1.
+
+Sizes are one spatial dimension at a time: pass plain ints and call once for height and once for
+width when they differ. That keeps each formula the one printed in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import nn
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    # bool is an int subclass; True as a kernel size is a bug, not a 1.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int (one spatial dimension; call once per dimension), "
+                        f"got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _span(size: int, kernel_size: int, padding: int, dilation: int) -> tuple[int, int]:
+    """Validated ``(n + 2p - k_eff, k_eff)``: how far the window can slide, and its width."""
+    k_eff = dilation * (kernel_size - 1) + 1
+    if size + 2 * padding < k_eff:
+        raise ValueError(f"kernel spans {k_eff} pixels (dilation {dilation}, kernel {kernel_size}) "
+                         f"but the padded input is only {size} + 2*{padding} = "
+                         f"{size + 2 * padding}")
+    return size + 2 * padding - k_eff, k_eff
+
+
+def _not_divisible(size, kernel_size, stride, padding, dilation, k_eff, slack,
+                   max_padding=None) -> ValueError:
+    """Explain a stride that does not divide: what is dropped, and which sizes would fit."""
+    left = slack % stride
+    kernel = str(k_eff) if dilation == 1 else f"{k_eff} [= {dilation}*({kernel_size}-1)+1]"
+    msg = (f"({size} + 2*{padding} - {kernel}) / {stride} + 1 = {slack / stride + 1:g}: "
+           f"{left} pixel(s) left over at the far edge, never covered by a window. ")
+    fits = []
+    smaller = size - left
+    if smaller + 2 * padding >= k_eff:
+        fits.append(f"Input {smaller} would give {(smaller + 2 * padding - k_eff) // stride + 1}")
+    larger = size + stride - left
+    larger_out = (larger + 2 * padding - k_eff) // stride + 1
+    fits.append(f"{'input' if fits else 'Input'} {larger} would give {larger_out}")
+    top = padding + stride if max_padding is None else max_padding
+    pads = [q for q in range(padding + 1, top + 1) if (slack + 2 * (q - padding)) % stride == 0]
+    if pads:
+        pad_out = (slack + 2 * (pads[0] - padding)) // stride + 1
+        fits.append(f"padding {pads[0]} would give {pad_out}")
+    elif stride % 2 == 0 and left % 2 == 1:
+        fits.append("no padding divides evenly (each unit of padding adds 2 pixels, "
+                    f"the stride {stride} is even and the leftover {left} is odd)")
+    else:
+        fits.append(f"no padding up to {top} divides evenly")
+    return ValueError(msg + ", ".join(fits[:2]) + "; " + "".join(fits[2:]) + ".")
+
+
+def conv_output_size(size: int, kernel_size: int, stride: int = 1, padding: int = 0,
+                     dilation: int = 1, strict: bool = False) -> int:
+    """Output size of ``nn.Conv2d`` along one dimension; floors exactly as PyTorch does.
+
+    Flooring silently drops the last ``(n + 2p - k_eff) % s`` rows: PyTorch never complains. With
+    ``strict=True`` that case raises a ``ValueError`` naming the leftover and the nearest input
+    sizes (and padding) that would divide, which is how the book checks a design on paper.
+    """
+    _check_int("size", size, 1)
+    _check_int("kernel_size", kernel_size, 1)
+    _check_int("stride", stride, 1)
+    _check_int("padding", padding, 0)
+    _check_int("dilation", dilation, 1)
+    slack, k_eff = _span(size, kernel_size, padding, dilation)
+    if strict and slack % stride:
+        raise _not_divisible(size, kernel_size, stride, padding, dilation, k_eff, slack)
+    return slack // stride + 1
+
+
+def pool_output_size(size: int, kernel_size: int, stride: int | None = None, padding: int = 0,
+                     dilation: int = 1, ceil_mode: bool = False, strict: bool = False) -> int:
+    """Output size of ``nn.MaxPool2d`` / ``nn.AvgPool2d`` along one dimension.
+
+    Differences from a convolution, all PyTorch's: ``stride`` defaults to ``kernel_size``
+    (non-overlapping windows); ``padding`` may be at most ``kernel_size // 2`` (more would let a
+    window see only padding); ``ceil_mode`` rounds up to keep a last, partial window, but drops it
+    again if that window would start in the right padding; PyTorch even accepts a window larger
+    than the input then, as long as one output is left. ``strict`` raises when the windows do not
+    tile the padded input exactly, whatever ``ceil_mode`` does with the remainder.
+    """
+    stride = kernel_size if stride is None else stride
+    _check_int("size", size, 1)
+    _check_int("kernel_size", kernel_size, 1)
+    _check_int("stride", stride, 1)
+    _check_int("padding", padding, 0)
+    _check_int("dilation", dilation, 1)
+    if padding > kernel_size // 2:
+        raise ValueError(f"pooling padding must be <= kernel_size // 2 = {kernel_size // 2} "
+                         f"(as PyTorch requires), got {padding}")
+    if strict or not ceil_mode:
+        _span(size, kernel_size, padding, dilation)  # the window must fit the padded input
+    k_eff = dilation * (kernel_size - 1) + 1
+    slack = size + 2 * padding - k_eff  # negative only with ceil_mode: one partial window
+    if strict and slack % stride:
+        raise _not_divisible(size, kernel_size, stride, padding, dilation, k_eff, slack,
+                             max_padding=kernel_size // 2)
+    out = -(-slack // stride) + 1 if ceil_mode else slack // stride + 1
+    if ceil_mode and (out - 1) * stride >= size + padding:
+        out -= 1  # the last window would start in the right padding: PyTorch drops it
+    if out < 1:
+        raise ValueError(f"pooling window spans {k_eff} pixels but the padded input is only "
+                         f"{size} + 2*{padding} = {size + 2 * padding}: no output left")
+    return out
+
+
+# Layers that end the spatial grid: past them "receptive field" no longer means a square patch.
+_GRID_ENDS = (nn.Linear, nn.Flatten, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+
+def _kernel_of(module: nn.Module) -> tuple[int, int, int]:
+    """``(k, s, d)`` of a Conv2d/MaxPool2d/AvgPool2d; ``(1, 1, 1)`` for pointwise layers."""
+    def square(name, v):
+        v = (v, v) if isinstance(v, int) else tuple(v)
+        if v[0] != v[1]:
+            raise ValueError(f"{type(module).__name__} has non-square {name} {v}; "
+                             "receptive_field handles square kernels only")
+        return v[0]
+
+    if isinstance(module, (nn.Conv2d, nn.MaxPool2d)):
+        return (square("kernel_size", module.kernel_size), square("stride", module.stride),
+                square("dilation", module.dilation))
+    if isinstance(module, nn.AvgPool2d):
+        stride = module.stride or module.kernel_size
+        return square("kernel_size", module.kernel_size), square("stride", stride), 1
+    name = type(module).__name__
+    if isinstance(module, _GRID_ENDS) or "Conv" in name or "Pool" in name:
+        raise ValueError(f"receptive_field cannot follow {name}: pass only the convolutional "
+                         "part of the model (for example model.features)")
+    return 1, 1, 1  # ReLU, BatchNorm, Dropout, LocalResponseNorm...: one pixel in, one out
+
+
+def receptive_field(layers: nn.Module | Iterable) -> list[dict]:
+    """Receptive field ``r`` and cumulative stride ``j`` (the "jump") after each layer.
+
+    ``layers`` is a sequence of ``(kernel_size, stride)`` or ``(kernel_size, stride, dilation)``
+    tuples, of modules, or a module whose leaf modules are taken in registration order (an
+    ``nn.Sequential``). Starting from one input pixel (``r = j = 1``), each layer widens the field
+    by ``k_eff - 1`` steps of the current jump, ``r += (k_eff - 1) * j``, then multiplies the jump
+    by its stride, ``j *= s``: that is why strides early in a network grow the field fastest.
+    Padding moves the field but does not change its size, so it is not needed here.
+    """
+    if isinstance(layers, nn.Module):
+        named = [(n, m) for n, m in layers.named_modules() if not list(m.children())]
+    else:
+        named = [(str(i), layer) for i, layer in enumerate(layers)]
+    rows, r, j = [], 1, 1
+    for name, layer in named:
+        if isinstance(layer, nn.Module):
+            k, s, d = _kernel_of(layer)
+            kind = type(layer).__name__
+        else:
+            if len(layer) not in (2, 3):
+                raise ValueError(f"expected (kernel_size, stride[, dilation]), got {layer!r}")
+            k, s, d = (tuple(layer) + (1,))[:3]
+            for arg, value in zip(("kernel_size", "stride", "dilation"), (k, s, d)):
+                _check_int(arg, value, 1)
+            kind = "layer"
+        r += (d * (k - 1)) * j
+        j *= s
+        rows.append({"name": name, "type": kind, "kernel_size": k, "stride": s, "dilation": d,
+                     "r": r, "j": j})
+    return rows
+
+
+def _kernel_area(kernel_size: int | Sequence[int]) -> int:
+    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+    return kh * kw
+
+
+def _per_group(in_channels: int, out_channels: int, groups: int) -> int:
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(f"groups={groups} must divide in_channels={in_channels} "
+                         f"and out_channels={out_channels}")
+    return in_channels // groups
+
+
+def conv_params(in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+                groups: int = 1, bias: bool = True) -> int:
+    """Weights of a Conv2d: each output channel sees ``in/groups`` channels through a k x k window.
+
+    ``kernel_size`` may be an int or ``(kh, kw)`` (Inception's 1x7). Grouping divides the weight
+    count by ``groups``: the trick AlexNet used to split a layer over two GPUs.
+    """
+    per_output = _per_group(in_channels, out_channels, groups) * _kernel_area(kernel_size)
+    return out_channels * per_output + (out_channels if bias else 0)
+
+
+def conv_macs(in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
+              out_h: int, out_w: int, groups: int = 1) -> int:
+    """Multiply-adds of one Conv2d on one image: one dot product per output value."""
+    per_output = _per_group(in_channels, out_channels, groups) * _kernel_area(kernel_size)
+    return out_channels * out_h * out_w * per_output
+
+
+def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
+    """Weights of a Linear layer: a full ``out x in`` matrix, plus one bias per output."""
+    return in_features * out_features + (out_features if bias else 0)
+
+
+def linear_macs(in_features: int, out_features: int) -> int:
+    """Multiply-adds of a Linear layer on one input vector."""
+    return in_features * out_features
+
+
+def count_params(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameters, each shared tensor counted once (as ``model.parameters()`` does)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def layer_table(model: nn.Module, input_size: Sequence[int]) -> list[dict]:
+    """One row per leaf-module call: name, type, output shape, own parameters, multiply-adds.
+
+    Runs the model once on zeros of ``input_size`` (batch included, e.g. ``(1, 1, 32, 32)``) with
+    forward hooks, so shapes are what PyTorch computed, not what we think it should. The model is
+    briefly put in eval mode (BatchNorm would otherwise update its running statistics on zeros)
+    and restored afterwards. ``macs`` is per image, counted for Conv2d and Linear, the layers that
+    do nearly all the work; it is 0 for the rest.
+    """
+    rows: list[dict] = []
+
+    def hook(module, inputs, output, name):
+        shape = tuple(output.shape[1:]) if isinstance(output, torch.Tensor) else None
+        macs = 0
+        if isinstance(module, nn.Conv2d):
+            macs = conv_macs(module.in_channels, module.out_channels, module.kernel_size,
+                             output.shape[-2], output.shape[-1], module.groups)
+        elif isinstance(module, nn.Linear):
+            vectors = output[0].numel() // module.out_features  # >1 for (batch, tokens, features)
+            macs = vectors * linear_macs(module.in_features, module.out_features)
+        rows.append({"name": name, "type": type(module).__name__, "output_shape": shape,
+                     "params": sum(p.numel() for p in module.parameters(recurse=False)),
+                     "macs": macs})
+
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
+               for n, m in leaves]
+    first = next(model.parameters(), None)
+    x = torch.zeros(tuple(input_size), device=first.device if first is not None else "cpu")
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return rows
+
+
+def flops_per_image(model: nn.Module, input_size: Sequence[int], training: bool = True) -> int:
+    """Floating-point operations per image, by the book's convention.
+
+    One multiply-add is 2 FLOPs, so a forward pass is ``2 * MACs``. A training step is counted as
+    3 forward passes: the backward pass computes gradients for both the activations and the
+    weights, each about as costly as the forward. Only Conv2d and Linear are counted (see
+    :func:`layer_table`). Dividing by a device's peak FLOP/s gives a lower bound on its time per
+    image, which the book compares with measured throughput.
+    """
+    forward = 2 * sum(row["macs"] for row in layer_table(model, input_size))
+    return 3 * forward if training else forward

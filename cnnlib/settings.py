@@ -1,0 +1,133 @@
+"""Run settings: which device, which mode, which seed, in one call every chapter makes first.
+
+A notebook runs in one of two modes. ``quick`` checks syntax and logic in seconds on a laptop CPU
+(a small subset, one short epoch); ``full`` is the real training run. The default is ``full`` when
+CUDA is available and ``quick`` otherwise; the environment variable ``CNNLIB_MODE`` or the ``mode``
+argument overrides it. So the same notebook is walked through on a laptop first and then run for
+real on a GPU box, without edits.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import torch
+
+MODES = ("quick", "full")
+T = TypeVar("T")
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """CUDA, then Apple MPS, then CPU; or the device asked for, checked to exist."""
+    if device is not None:
+        device = torch.device(device)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError(
+                f"device {str(device)!r} was asked for, but torch sees no CUDA GPU here "
+                f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}). "
+                "Pass device=None to choose automatically, or device='cpu'."
+            )
+        if device.type == "mps" and not torch.backends.mps.is_available():
+            raise RuntimeError("device 'mps' was asked for, but Apple MPS is not available here. "
+                               "Pass device=None to choose automatically, or device='cpu'.")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def pick_mode(mode: str | None = None, device: torch.device | None = None) -> str:
+    """The argument, else ``CNNLIB_MODE``, else full on CUDA and quick elsewhere."""
+    chosen = mode if mode is not None else os.environ.get("CNNLIB_MODE") or None
+    if chosen is None:
+        device = device if device is not None else pick_device()
+        return "full" if device.type == "cuda" else "quick"
+    chosen = chosen.strip().lower()
+    if chosen not in MODES:
+        source = "mode argument" if mode is not None else "environment variable CNNLIB_MODE"
+        raise ValueError(f"{source} is {chosen!r}; expected one of {MODES}. "
+                         "'quick' checks the code in seconds on a CPU, 'full' trains for real.")
+    return chosen
+
+
+def seed_everything(seed: int = 0, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch (all devices) in one call.
+
+    ``deterministic=True`` also asks torch for deterministic algorithms (slower on CUDA, where
+    it needs ``CUBLAS_WORKSPACE_CONFIG``); CPU runs are repeatable without it.
+    """
+    if not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a chapter needs to know about this run."""
+
+    mode: str
+    device: torch.device
+    seed: int = 0
+
+    @property
+    def quick(self) -> bool:
+        return self.mode == "quick"
+
+    @property
+    def full(self) -> bool:
+        return self.mode == "full"
+
+    def pick(self, quick: T, full: T) -> T:
+        """``quick`` in quick mode, ``full`` in full mode: ``epochs = run.pick(1, 30)``."""
+        return quick if self.quick else full
+
+    def banner(self) -> str:
+        return banner(self)
+
+
+def versions() -> dict[str, str]:
+    import torchvision
+
+    from . import __version__
+
+    return {"cnnlib": __version__, "torch": torch.__version__,
+            "torchvision": torchvision.__version__, "python": platform.python_version()}
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type
+
+
+def banner(run: RunSettings) -> str:
+    """One line that lets anyone reproduce a result: versions, device, mode, seed."""
+    v = versions()
+    return (f"cnnlib {v['cnnlib']} | torch {v['torch']} | torchvision {v['torchvision']} | "
+            f"python {v['python']} | device {device_name(run.device)} | mode {run.mode} | seed {run.seed}")
+
+
+def setup(mode: str | None = None, seed: int = 0, device: str | torch.device | None = None,
+          deterministic: bool = False, quiet: bool = False) -> RunSettings:
+    """Choose device and mode, seed everything, print the banner; every chapter starts here."""
+    dev = pick_device(device)
+    run = RunSettings(mode=pick_mode(mode, dev), device=dev, seed=seed)
+    seed_everything(seed, deterministic=deterministic)
+    if not quiet:
+        print(run.banner())
+    return run
