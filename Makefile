@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test install unit notebooks book-strict practice bench clean
+.PHONY: book test install unit notebooks clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)

@@ -7,7 +7,8 @@
 
 Modules, one job each: settings (device/mode/seed), data (datasets), loader (tensor loader with
 on-device augmentation), train (fit/evaluate), summary (layer tables), arithmetic (shapes and
-parameter counts), plots (figures).
+parameter counts), plots (figures), layers (LRN and dropout written from scratch), models
+(the registry: ``cnnlib.models.get_model("lenet5")``).
 """
 
 __version__ = "0.1.0"
@@ -15,11 +16,12 @@ __version__ = "0.1.0"
 from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
 from .loader import TensorLoader
 from .settings import RunSettings, banner, pick_device, pick_mode, seed_everything, setup
-from .summary import summary
+from .summary import format_table, summary
 from .train import History, evaluate, fit, predict
+from . import arithmetic, layers, models, plots  # noqa: E402  (submodules, by name)
 
 __all__ = [
     "DATASETS", "DatasetUnavailableError", "History", "RunSettings", "TensorLoader", "banner",
-    "channel_stats", "data_root", "evaluate", "fit", "load_data", "load_tensors", "pick_device",
-    "pick_mode", "predict", "seed_everything", "setup", "summary",
+    "channel_stats", "data_root", "evaluate", "fit", "format_table", "load_data", "load_tensors",
+    "pick_device", "pick_mode", "predict", "seed_everything", "setup", "summary",
 ]

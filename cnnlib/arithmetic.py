@@ -257,14 +257,16 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> list[dict]:
     handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
                for n, m in leaves]
     first = next(model.parameters(), None)
-    x = torch.zeros(tuple(input_size), device=first.device if first is not None else "cpu")
-    was_training = model.training
+    x = torch.zeros(tuple(input_size), device=first.device if first is not None else "cpu",
+                    dtype=first.dtype if first is not None else torch.float32)
+    modes = {m: m.training for m in model.modules()}  # some may be frozen in eval already
     try:
         model.eval()
         with torch.no_grad():
             model(x)
     finally:
-        model.train(was_training)
+        for m, training in modes.items():
+            m.training = training
         for h in handles:
             h.remove()
     return rows

@@ -20,13 +20,15 @@ def random_crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.T
     """
     b, c, h, w = images.shape
     padded = torch.nn.functional.pad(images, (padding,) * 4)
+    width = w + 2 * padding
     device = images.device
     rows = offsets[:, 0, None] + torch.arange(h, device=device)  # B x H
     cols = offsets[:, 1, None] + torch.arange(w, device=device)  # B x W
     cols = torch.where(flips[:, None], cols.flip(1), cols)  # a flip reads the columns backwards
-    batch = torch.arange(b, device=device)[:, None, None, None]
-    channel = torch.arange(c, device=device)[None, :, None, None]
-    return padded[batch, channel, rows[:, None, :, None], cols[:, None, None, :]]
+    # One flat index per output pixel, shared by all channels (expand copies nothing): a single
+    # gather, several times faster on a CPU than indexing with four broadcast index tensors.
+    index = (rows[:, :, None] * width + cols[:, None, :]).view(b, 1, h * w).expand(b, c, h * w)
+    return padded.reshape(b, c, -1).gather(2, index).view(b, c, h, w)
 
 
 class TensorLoader:
@@ -49,8 +51,11 @@ class TensorLoader:
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.padding, self.drop_last, self.channels_last = padding, drop_last, channels_last
         channels = images.shape[1]
-        mean = torch.tensor(mean if mean is not None else [0.0] * channels)
-        std = torch.tensor(std if std is not None else [1.0] * channels)
+        mean = torch.tensor(mean if mean is not None else [0.0] * channels).flatten()
+        std = torch.tensor(std if std is not None else [1.0] * channels).flatten()
+        if len(mean) != channels or len(std) != channels:
+            raise ValueError(f"mean and std need one value per channel ({channels}), "
+                             f"got {len(mean)} and {len(std)}")
         # x/255 then (x - mean)/std, folded into one multiply-add per element
         self.scale = (1 / (255 * std)).view(1, -1, 1, 1).to(self.device, torch.float32)
         self.shift = (-mean / std).view(1, -1, 1, 1).to(self.device, torch.float32)

@@ -25,6 +25,8 @@ def _to_image(x: torch.Tensor, mean=None, std=None) -> np.ndarray:
 
 
 def _grid(n: int, ncols: int, size: float = 1.3):
+    if n < 1:
+        raise ValueError("nothing to show: got 0 images")
     ncols = min(ncols, n)
     nrows = math.ceil(n / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3),
@@ -98,28 +100,80 @@ def show_feature_maps(maps: torch.Tensor, ncols: int = 8, title: str | None = No
     return fig
 
 
-def plot_history(histories, keys=("loss", "acc"), title: str | None = None):
-    """Training curves. ``histories`` is one History or a ``{label: History}`` dict to compare."""
+def _curve(h, split: str, key: str):
+    """One split's curve in percent for "acc" and "err" (error = 1 - accuracy), else as stored."""
+    if key == "err":
+        return [100 * (1 - v) for v in h[f"{split}_acc"]]
+    values = h[f"{split}_{key}"]
+    return [100 * v for v in values] if key == "acc" else values
+
+
+def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
+                 splits=("train", "test")):
+    """Training curves. ``histories`` is one History or a ``{label: History}`` dict to compare.
+
+    ``keys`` are "loss", "acc" or "err" (the error rate, 100 - accuracy, as the AlexNet paper
+    plots it); ``splits`` picks "train" (dashed) and/or "test" (solid) curves.
+    """
     if not isinstance(histories, dict):
         histories = {"": histories}
+    labels = {"acc": "accuracy (%)", "err": "error (%)"}
+    styles = {"train": "--", "test": "-"}
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, key in zip(axes.flat, keys):
+        source = "acc" if key == "err" else key
         for i, (label, h) in enumerate(histories.items()):
-            color = colors[i % len(colors)]
-            epochs = h["epoch"]
             prefix = f"{label} " if label else ""
-            values = [100 * v for v in h[f"train_{key}"]] if key == "acc" else h[f"train_{key}"]
-            ax.plot(epochs, values, "--", color=color, label=f"{prefix}train")
-            if h.rows and f"test_{key}" in h.rows[0]:
-                values = [100 * v for v in h[f"test_{key}"]] if key == "acc" else h[f"test_{key}"]
-                ax.plot(epochs, values, "-", color=color, label=f"{prefix}test")
+            for split in splits:
+                if h.rows and f"{split}_{source}" in h.rows[0]:
+                    ax.plot(h["epoch"], _curve(h, split, key), styles[split],
+                            color=colors[i % len(colors)], label=f"{prefix}{split}",
+                            marker="o" if len(h) == 1 else None)  # one epoch: a dot, not a line
         ax.set_xlabel("epoch")
-        ax.set_ylabel("accuracy (%)" if key == "acc" else key)
+        ax.set_ylabel(labels.get(key, key))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_activations(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0),
+                     points: int = 401, ylim: tuple[float, float] | None = None):
+    """Each activation function (left) and its derivative (right), by autograd.
+
+    ``functions`` maps a label to an elementwise torch function, e.g. ``{"ReLU": torch.relu}``.
+    The right panel is the point: where a derivative is near zero, so is the gradient that
+    flows back through that neuron, and its weights barely learn. ``ylim`` crops the left
+    panel, so that an unbounded function (ReLU) does not flatten the bounded ones.
+    """
+    if not functions or not all(callable(f) for f in functions.values()):
+        raise ValueError("functions must be a non-empty dict of label -> elementwise torch "
+                         "function, e.g. {'ReLU': torch.relu}")
+    low, high = x_range
+    if not low < high:
+        raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
+    x = torch.linspace(low, high, points, requires_grad=True)
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(7, 2.8))
+    for label, f in functions.items():
+        y = f(x)
+        if y.shape != x.shape:
+            raise ValueError(f"{label!r} changed the shape {tuple(x.shape)} -> "
+                             f"{tuple(y.shape)}; activations act elementwise")
+        (slope,) = torch.autograd.grad(y.sum(), x)  # sum: each y_i depends on x_i alone
+        ax_f.plot(x.detach().numpy(), y.detach().numpy(), label=label)
+        ax_d.plot(x.detach().numpy(), slope.numpy(), label=label)
+    for ax, title in ((ax_f, "activation φ(z)"), (ax_d, "derivative φ′(z)")):
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.set_xlabel("z")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    if ylim is not None:
+        ax_f.set_ylim(*ylim)
+    ax_f.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -151,8 +205,199 @@ def plot_confusion_matrix(preds, labels, classes, title: str | None = None):
 
 
 def show_misclassified(images, preds, labels, classes, n: int = 16, ncols: int = 8,
-                       mean=None, std=None):
+                       mean=None, std=None, size: float = 1.4):
     """The first ``n`` mistakes, titled 'true -> predicted'."""
     wrong = (preds != labels).nonzero().flatten()[:n]
+    if len(wrong) == 0:  # a perfect score is a result too, not an error
+        fig, ax = plt.subplots(figsize=(4, 0.8))
+        ax.axis("off")
+        ax.text(0.5, 0.5, f"no misclassified images among {len(labels)}", ha="center", va="center")
+        return fig
     titles = [f"{classes[labels[i]]}\n→ {classes[preds[i]]}" for i in wrong]
-    return show_images(images[wrong], titles=titles, ncols=ncols, mean=mean, std=std, size=1.4)
+    return show_images(images[wrong], titles=titles, ncols=ncols, mean=mean, std=std, size=size)
+
+
+def plot_conv_sliding(n: int, k: int, s: int = 1, p: int = 0, positions=None,
+                      cell: float = 0.4):
+    """A k x k kernel sliding over an n x n input with stride s and p zeros per side.
+
+    Left, the padded input (padding grey, marked 0) with the window drawn at a few output
+    positions; right, the output grid with the same positions filled in the same colours. Input
+    pixels that no window ever covers (a stride that does not divide) are hatched red: the floor
+    in the output-size formula drops them. ``positions`` are (row, col) output indices; the
+    default shows the first two windows of the top row and the last window.
+    """
+    from .arithmetic import conv_output_size
+
+    out = conv_output_size(n, k, s, p)
+    m = n + 2 * p
+    if positions is None:
+        positions = list(dict.fromkeys([(0, 0), (0, min(1, out - 1)), (out - 1, out - 1)]))
+    for i, j in positions:
+        if not (0 <= i < out and 0 <= j < out):
+            raise ValueError(f"position {(i, j)} is outside the {out} x {out} output")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    covered = (out - 1) * s + k  # padded rows/cols some window touches; the rest are dropped
+    fig, (ax_in, ax_out) = plt.subplots(
+        1, 2, figsize=(cell * (m + out) + 1.6, cell * m + 1.0),
+        gridspec_kw={"width_ratios": [m, max(out, 1)], "wspace": 0.35})
+    for r in range(m):
+        for c in range(m):
+            pad = not (p <= r < p + n and p <= c < p + n)
+            dropped = r >= covered or c >= covered
+            ax_in.add_patch(plt.Rectangle((c, r), 1, 1, facecolor="0.85" if pad else "white",
+                                          edgecolor="0.55", lw=0.6))
+            if dropped:
+                ax_in.add_patch(plt.Rectangle((c, r), 1, 1, fill=False, hatch="///",
+                                              edgecolor="tab:red", lw=0))
+            if pad:
+                ax_in.text(c + 0.5, r + 0.5, "0", ha="center", va="center", fontsize=7,
+                           color="0.4")
+    ax_in.add_patch(plt.Rectangle((p, p), n, n, fill=False, edgecolor="black", lw=1.4))
+    for t, (i, j) in enumerate(positions):
+        color, inset = colors[t % len(colors)], 0.06 + 0.08 * t
+        ax_in.add_patch(plt.Rectangle((j * s + inset, i * s + inset), k - 2 * inset,
+                                      k - 2 * inset, fill=False, edgecolor=color, lw=2.2))
+        ax_out.add_patch(plt.Rectangle((j, i), 1, 1, facecolor=color, alpha=0.55))
+    for r in range(out):
+        for c in range(out):
+            ax_out.add_patch(plt.Rectangle((c, r), 1, 1, fill=False, edgecolor="0.3", lw=0.8))
+    for ax, size in ((ax_in, m), (ax_out, out)):
+        ax.set_xlim(-0.1, size + 0.1)
+        ax.set_ylim(size + 0.1, -0.1)
+        ax.set_aspect("equal")
+        ax.axis("off")
+    pad_text = f", {p} zero{'s' if p != 1 else ''} per side" if p else ""
+    ax_in.set_title(f"input {n}×{n}{pad_text}", fontsize=9)
+    ax_out.set_title(f"output {out}×{out}", fontsize=9)
+    if covered < m:
+        ax_in.text(0, m + 0.3, "hatched: never covered by a window, dropped by the floor",
+                   va="top", fontsize=8, color="tab:red", clip_on=False)
+    fig.suptitle(f"kernel {k}×{k}, stride {s}, padding {p}: "
+                 f"⌊({n} + 2·{p} − {k})/{s}⌋ + 1 = {out}", fontsize=9)
+    return fig
+
+
+def show_kernel_responses(image: torch.Tensor, kernels: dict, responses: dict,
+                          ncols: int = 3, size: float = 2.6):
+    """The input, then each kernel (small, above) with what it makes of ``image`` (below).
+
+    Panels run in rows of ``ncols``. Kernels up to 3 x 3 are printed with their values, a
+    larger kernel whose values are all equal with that one value; sizes are written under
+    the images. The response of a kernel that sums to zero (an edge detector: flat regions
+    give 0) is shown on a grey scale centred at zero, mid-grey = 0, light = positive, dark =
+    negative, so it shows which way an edge goes. Other responses (blur, sharpen) are shown
+    as images. Both scales clip the extreme 1% so that a few strong pixels do not wash out
+    the rest.
+    """
+    from fractions import Fraction
+
+    def fraction(v: float) -> str:
+        return str(Fraction(float(v)).limit_denominator(256))
+
+    names = list(kernels)
+    missing = [name for name in names if name not in responses]
+    if missing:
+        raise KeyError(f"no response for kernel(s) {missing}; responses has {list(responses)}")
+    panels = 1 + len(names)
+    ncols = min(ncols, panels)
+    nrows = math.ceil(panels / ncols)
+    fig = plt.figure(figsize=(size * ncols, size * 1.45 * nrows))
+    outer = fig.add_gridspec(nrows, ncols, hspace=0.22, wspace=0.06)
+    cells = [outer[i].subgridspec(2, 1, height_ratios=[1, 2.6], hspace=0.1)
+             for i in range(panels)]  # per panel: kernel on top, image below
+
+    def show(ax, img, label, **kwargs):
+        ax.imshow(img, **kwargs)
+        ax.text(0.5, -0.02, label, fontsize=8, ha="center", va="top", transform=ax.transAxes)
+        ax.axis("off")
+
+    image = image.detach().cpu().float().squeeze().numpy()
+    show(fig.add_subplot(cells[0][1]), image, f"input, {image.shape[0]}×{image.shape[1]}",
+         cmap="gray")
+    for index, name in enumerate(names, start=1):
+        kernel = kernels[name].detach().cpu().float().numpy()
+        ax_k = fig.add_subplot(cells[index][0])
+        limit = float(np.abs(kernel).max()) or 1.0
+        ax_k.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+        if kernel.shape[-1] <= 3:
+            for (r, c), v in np.ndenumerate(kernel):
+                ax_k.text(c, r, fraction(v), ha="center", va="center", fontsize=8,
+                          color="white" if abs(v) > 0.6 * limit else "black")
+        elif np.all(kernel == kernel.flat[0]):
+            ax_k.text((kernel.shape[1] - 1) / 2, (kernel.shape[0] - 1) / 2,
+                      f"{fraction(kernel.flat[0])} each", ha="center", va="center",
+                      fontsize=8, color="white")
+        ax_k.set_title(name, fontsize=9)
+        ax_k.axis("off")
+        response = responses[name].detach().cpu().float().squeeze().numpy()
+        size_text = f"{response.shape[0]}×{response.shape[1]}"
+        if abs(kernel.sum()) < 1e-6 * np.abs(kernel).sum():
+            limit = float(np.percentile(np.abs(response), 99)) or 1.0
+            low, high = -limit, limit
+        else:
+            low, high = (float(v) for v in np.percentile(response, [0.5, 99.5]))
+        show(fig.add_subplot(cells[index][1]), response, size_text, cmap="gray",
+             vmin=low, vmax=high)
+    return fig
+
+
+def plot_receptive_fields(tables: dict, title: str | None = None):
+    """Receptive field against depth, one line per stack of layers.
+
+    ``tables`` maps a label to the rows of :func:`cnnlib.arithmetic.receptive_field`; the last
+    value of each line is written at its end.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for label, rows in tables.items():
+        depth = list(range(len(rows) + 1))
+        fields = [1] + [row["r"] for row in rows]
+        ax.plot(depth, fields, "o-", label=label, markersize=4)
+        ax.annotate(str(fields[-1]), (depth[-1], fields[-1]), textcoords="offset points",
+                    xytext=(5, 0), va="center", fontsize=8)
+    ax.set_xlabel("layers from the input")
+    ax.set_ylabel("receptive field (pixels)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+@torch.no_grad()
+def plot_lrn_effect(activations: torch.Tensor, lrn: torch.nn.Module, title: str | None = None):
+    """What local response normalisation does to real activations (N x C x H x W, after ReLU).
+
+    Left: the distribution of the positive activations before and after ``lrn``. Right: the
+    divisor ``(k + alpha * sum a_j^2) ** beta`` each one met, read back as ``before / after``;
+    the dashed line is ``k ** beta``, the divisor of a unit whose neighbours are all silent.
+    Divisors far right of it are where lateral inhibition actually happens.
+    """
+    a = activations.detach().float().cpu()
+    b = lrn(a)
+    positive = a > 0
+    if not positive.any():
+        raise ValueError("no positive activations to show: pass the output of a ReLU")
+    before, after = a[positive].numpy(), b[positive].numpy()
+    divisor = before / after
+    fig, (ax_h, ax_d) = plt.subplots(1, 2, figsize=(9, 3.2))
+    bins = np.linspace(0, before.max(), 60)
+    ax_h.hist(before, bins=bins, alpha=0.6, label="before LRN")
+    ax_h.hist(after, bins=bins, alpha=0.6, label="after LRN")
+    ax_h.set_yscale("log")
+    ax_h.set_xlabel("activation")
+    ax_h.set_ylabel("count")
+    ax_h.legend(fontsize=8)
+    ax_d.hist(divisor, bins=60, color="tab:green")
+    ax_d.axvline(lrn.k ** lrn.beta, color="0.3", ls="--", lw=1,
+                 label=f"k^β = {lrn.k ** lrn.beta:.3f}")
+    ax_d.set_yscale("log")
+    ax_d.set_xlabel("divisor (k + α Σ a²)^β")
+    ax_d.legend(fontsize=8)
+    for ax in (ax_h, ax_d):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

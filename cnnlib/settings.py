@@ -61,7 +61,8 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> None:
     """Seed Python, NumPy and torch (all devices) in one call.
 
     ``deterministic=True`` also asks torch for deterministic algorithms (slower on CUDA, where
-    it needs ``CUBLAS_WORKSPACE_CONFIG``); CPU runs are repeatable without it.
+    it needs ``CUBLAS_WORKSPACE_CONFIG``); CPU runs are repeatable without it. See :func:`setup`
+    for what it does to ``cudnn.benchmark``.
     """
     if not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
@@ -124,7 +125,18 @@ def banner(run: RunSettings) -> str:
 
 def setup(mode: str | None = None, seed: int = 0, device: str | torch.device | None = None,
           deterministic: bool = False, quiet: bool = False) -> RunSettings:
-    """Choose device and mode, seed everything, print the banner; every chapter starts here."""
+    """Choose device and mode, seed everything, print the banner; every chapter starts here.
+
+    Repeatability: on the CPU the same seed gives the same run, bit for bit, with no switch. On
+    CUDA, ``deterministic=True`` is the switch. It calls
+    ``torch.use_deterministic_algorithms(True)`` (an operation with no deterministic CUDA kernel
+    then raises an error naming it), sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless already set
+    (it must be set before the first matrix multiply, so call ``setup`` first), and turns
+    ``torch.backends.cudnn.benchmark`` off. Benchmark mode times several convolution algorithms
+    on the first batch and keeps the fastest, which can differ from run to run; so anything that
+    turns it back on after ``setup`` undoes the determinism. ``deterministic=False`` leaves
+    ``cudnn.benchmark`` as it is (PyTorch's default is off). Deterministic CUDA runs are slower.
+    """
     dev = pick_device(device)
     run = RunSettings(mode=pick_mode(mode, dev), device=dev, seed=seed)
     seed_everything(seed, deterministic=deterministic)

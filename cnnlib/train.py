@@ -2,8 +2,9 @@
 
 ``fit`` trains for some epochs and returns a :class:`History` of measured numbers (loss,
 accuracy, learning rate, seconds per epoch); ``evaluate`` switches the model to eval mode and
-turns gradients off. On CUDA the forward pass runs under bf16 autocast (see ``fast.py`` for
-the switches behind that); elsewhere in plain fp32.
+turns gradients off. On CUDA the speed switches of :mod:`cnnlib.fast` are on by default (bf16
+autocast, channels-last, cuDNN autotuning, a fused optimizer); elsewhere the loop is plain fp32.
+``fast=FastSettings(...)`` turns any of them on or off.
 """
 
 from __future__ import annotations
@@ -12,10 +13,19 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+
+from . import fast as _fast
+from .checkpoint import load_checkpoint, save_checkpoint
+from .fast import FastSettings
+
+
+class StopTraining(Exception):
+    """Raise it in a callback to end training after this epoch; ``fit`` returns the history."""
 
 
 @dataclass
@@ -57,32 +67,54 @@ def _fmt(key, value) -> str:
 
 
 def autocast(device: torch.device, enabled: bool | None = None):
-    """bf16 autocast on CUDA (where supported), nothing elsewhere: the fp32 path is the reference."""
-    use = device.type == "cuda" if enabled is None else enabled
-    if use and device.type == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return torch.autocast(device.type, enabled=False)
+    """The forward pass's autocast context (kept for older code): see :func:`cnnlib.fast.autocast`."""
+    return _fast.autocast(device, _fast.settings_for(device, amp=enabled))
 
 
-@torch.no_grad()
-def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, amp: bool | None = None):
-    """Mean loss and accuracy over a loader, in eval mode (dropout off, BatchNorm running stats)."""
+def epochs_to_reach(history: History, key: str, threshold: float, below: bool = False):
+    """The first epoch whose ``key`` reached ``threshold`` (``>=``, or ``<=`` with ``below``).
+
+    ``None`` if no epoch did: "never, within the epochs run", which is a result too. This is how
+    "ReLU trains six times faster" becomes a number read off two histories.
+    """
+    values = history[key]
+    if not values or values[0] is None:
+        keys = sorted(history.rows[0]) if len(history) else []
+        raise KeyError(f"the history has no {key!r}; its keys are {keys}")
+    for row in history.rows:
+        if (row[key] <= threshold) if below else (row[key] >= threshold):
+            return row["epoch"]
+    return None
+
+
+@torch.inference_mode()
+def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, amp: bool | None = None,
+             *, fast: FastSettings | None = None):
+    """Mean loss and accuracy over a loader, in eval mode (dropout off, BatchNorm running stats).
+
+    Runs under ``torch.inference_mode()`` (no_grad, and no autograd bookkeeping at all), with the
+    ``fast`` settings (default: on for CUDA), in batches of ``fast.eval_batch_size`` for a tensor
+    loader made for evaluation.
+    """
     model.eval()
     device = next(model.parameters()).device
+    fast = _fast.settings_for(device, fast, amp)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     count = 0
-    for x, y in loader:
-        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device, amp):
+    for x, y in _fast.eval_batches(loader, fast):
+        x, y = _fast.to_device(x, y, device, fast)
+        with _fast.autocast(device, fast):
             logits = model(x)
         total_loss += loss_fn(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         count += len(y)
+    if count == 0:
+        raise ValueError("evaluate() got a loader with no batches: check the dataset and its size")
     return {"loss": total_loss.item() / count, "acc": correct.item() / count}
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def predict(model: torch.nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted classes and true labels for a whole loader, on the CPU."""
     model.eval()
@@ -97,64 +129,125 @@ def predict(model: torch.nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]
 def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
         optimizer: torch.optim.Optimizer | None = None, lr: float = 0.01,
         scheduler=None, scheduler_per_batch: bool = False, loss_fn=F.cross_entropy,
-        amp: bool | None = None, progress: bool | None = None, callbacks=()) -> History:
+        amp: bool | None = None, progress: bool | None = None, callbacks=(),
+        checkpoint: str | os.PathLike | None = None, resume: bool = False,
+        fast: FastSettings | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the measured :class:`History`.
 
     Without an ``optimizer``, SGD with momentum 0.9 at ``lr``. A ``scheduler`` steps once per
-    epoch, or once per batch with ``scheduler_per_batch=True`` (one-cycle). Each callback is
-    called as ``callback(epoch, history)`` after every epoch. Progress bars show unless
-    ``progress=False`` or the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds do).
+    epoch, or once per batch with ``scheduler_per_batch=True`` (one-cycle). Progress bars show
+    unless ``progress=False`` or the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds
+    do).
+
+    After every epoch, in this order: the epoch's row is added to the history, the model,
+    optimiser, scheduler, history and random states are saved to ``checkpoint`` (if given; an
+    atomic write, see :mod:`cnnlib.checkpoint`), then each callback is called as
+    ``callback(epoch, history)``. With ``resume=True`` and that file present, training continues
+    after the saved epoch up to ``epochs`` and the returned history holds every epoch; on the CPU
+    the result equals an uninterrupted run's bit for bit. Without the file it starts afresh, so
+    the same call works for the first run and every re-run.
+
+    ``fast`` holds the speed switches (:class:`cnnlib.fast.FastSettings`; default: on for CUDA,
+    off elsewhere); ``amp``, when given, overrides ``fast.amp``. A callback that raises
+    :class:`StopTraining` ends training after its epoch (a time-to-accuracy run stops at its
+    target that way).
+
+    Ctrl-C (``KeyboardInterrupt``) stops training and returns the completed epochs instead of
+    raising; one printed line says where it stopped and where the last checkpoint is. A loss
+    that is not finite raises ``FloatingPointError`` before its step is taken: the check runs
+    every step on the CPU, every 50 steps on a GPU (each check waits for the GPU, so checking
+    every step would slow training). The checkpoint is then still the last good epoch.
     """
-    if not isinstance(epochs, int) or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=<path of the file to resume from>")
     device = next(model.parameters()).device
-    optimizer = optimizer or torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    fast = _fast.settings_for(device, fast, amp)  # every speed switch: see cnnlib/fast.py
+    net = _fast.prepare(model, device, fast)  # channels-last and/or compiled: same parameters
+    optimizer = optimizer or _fast.make_optimizer(model, "sgd", lr=lr, momentum=0.9, fast=fast)
+    scaler = _fast.grad_scaler(device, fast)  # fp16 only; otherwise it passes calls through
     if progress is None:
         progress = os.environ.get("CNNLIB_PROGRESS", "1") != "0"
-    history = History()
-    for epoch in range(1, epochs + 1):
-        model.train()
-        start = time.perf_counter()
-        lr_now = optimizer.param_groups[0]["lr"]
-        total_loss = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device, dtype=torch.int64)
-        count = 0
-        bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not progress)
-        for step, (x, y) in enumerate(bar, 1):
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-            with autocast(device, amp):
-                logits = model(x)
-                loss = loss_fn(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None and scheduler_per_batch:
+    loaders = [loader for loader in (train_loader, test_loader) if hasattr(loader, "state_dict")]
+    history, done, saved = History(), 0, None
+    if resume and Path(checkpoint).exists():
+        done, history = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
+                                        scheduler=scheduler, loaders=loaders)
+        saved = done
+    check_every = 1 if device.type == "cpu" else 50
+    epoch, step, last_finite = done, 0, None
+    cudnn_flags = _fast.set_backend_flags(fast)
+    try:
+        for epoch in range(done + 1, epochs + 1):
+            model.train()
+            start = time.perf_counter()
+            lr_now = optimizer.param_groups[0]["lr"]
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.int64)
+            count, step = 0, 0
+            bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False,
+                       disable=not progress)
+            for step, (x, y) in enumerate(bar, 1):
+                x, y = _fast.to_device(x, y, device, fast)
+                with _fast.autocast(device, fast):
+                    logits = net(x)
+                    loss = loss_fn(logits.float(), y)
+                total_loss += loss.detach() * len(y)
+                if step % check_every == 0 or step == len(train_loader):
+                    last_finite = _check_finite(total_loss, loss, epoch, step, lr_now,
+                                                last_finite)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                if scheduler is not None and scheduler_per_batch:
+                    scheduler.step()
+                correct += (logits.argmax(1) == y).sum()
+                count += len(y)
+            if scheduler is not None and not scheduler_per_batch:
                 scheduler.step()
-            total_loss += loss.detach() * len(y)
-            correct += (logits.argmax(1) == y).sum()
-            count += len(y)
-            if step % 50 == 0 or step == len(train_loader):
-                _check_finite(total_loss, epoch, step, history)
-        if scheduler is not None and not scheduler_per_batch:
-            scheduler.step()
-        row = {"epoch": epoch, "train_loss": total_loss.item() / count,
-               "train_acc": correct.item() / count}
-        if test_loader is not None:
-            result = evaluate(model, test_loader, loss_fn, amp)
-            row.update(test_loss=result["loss"], test_acc=result["acc"])
-        row.update(lr=lr_now, seconds=time.perf_counter() - start)
-        history.rows.append(row)
-        for callback in callbacks:
-            callback(epoch, history)
+            row = {"epoch": epoch, "train_loss": total_loss.item() / count,
+                   "train_acc": correct.item() / count}
+            if test_loader is not None:
+                result = evaluate(net, test_loader, loss_fn, fast=fast)
+                row.update(test_loss=result["loss"], test_acc=result["acc"])
+            row.update(lr=lr_now, seconds=time.perf_counter() - start)
+            history.rows.append(row)
+            if checkpoint is not None:
+                save_checkpoint(checkpoint, model=model, optimizer=optimizer, scheduler=scheduler,
+                                epoch=epoch, history=history, loaders=loaders)
+                saved = epoch
+            for callback in callbacks:
+                callback(epoch, history)
+    except KeyboardInterrupt:
+        print(_interrupted(epoch, step, len(train_loader), len(history), checkpoint, saved))
+    except StopTraining:
+        pass
+    finally:
+        _fast.restore_backend_flags(cudnn_flags)
     return history
 
 
-def _check_finite(total_loss: torch.Tensor, epoch: int, step: int, history: History) -> None:
-    value = total_loss.item()
-    if not math.isfinite(value):
-        last = history.last.get("train_loss")
-        raise FloatingPointError(
-            f"the training loss became {value} in epoch {epoch}, by step {step}"
-            + (f" (last finite epoch loss: {last:.4f})" if last is not None else "")
-            + ". Likely causes: a learning rate far too high, inputs that were not normalised, "
-              "or a loss applied to the wrong tensors. Lower the learning rate and check the data.")
+def _check_finite(total_loss: torch.Tensor, loss: torch.Tensor, epoch: int, step: int,
+                  lr: float, last_finite: tuple | None) -> tuple:
+    """Raise if a loss since the last check was not finite; else return (epoch, step, loss)."""
+    total, value = torch.stack([total_loss, loss.detach().float()]).tolist()  # one device sync
+    if math.isfinite(total):
+        return epoch, step, value
+    where = (f" (last finite loss: {last_finite[2]:.4f}, epoch {last_finite[0]} step "
+             f"{last_finite[1]})" if last_finite else " (no finite loss was measured before it)")
+    raise FloatingPointError(
+        f"the training loss became {total} in epoch {epoch}, by step {step}, at learning rate "
+        f"{lr:g}{where}. Likely causes: a learning rate far too high, inputs that were not "
+        "normalised, or a loss applied to the wrong tensors. Lower the learning rate and check "
+        "the data. The step was not taken, and a checkpoint, if any, still holds the last "
+        "completed epoch.")
+
+
+def _interrupted(epoch: int, step: int, steps: int, completed: int, checkpoint, saved) -> str:
+    where = (f"the last checkpoint is {checkpoint} (epoch {saved}); continue with "
+             f"fit(..., checkpoint={str(checkpoint)!r}, resume=True)" if saved is not None
+             else "no checkpoint was saved" + ("" if checkpoint is None else f" to {checkpoint}"))
+    return (f"Interrupted in epoch {epoch} at step {step} of {steps}: returning the {completed} "
+            f"completed epoch(s); {where}.")

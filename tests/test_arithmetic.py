@@ -303,7 +303,9 @@ def test_layer_table_nested_names_and_trainable_count():
 
     model = Net()
     model.features[0].requires_grad_(False)
+    model.features[0].eval()  # a frozen part: layer_table must give back the mixed modes
     rows = layer_table(model, (1, 3, 8, 8))
+    assert model.training and model.head.training and not model.features[0].training
     assert [r["name"] for r in rows] == ["features.0", "features.1", "head"]
     assert count_params(model) == 3 * 8 * 9 + 8 + 512 * 2 + 2
     assert count_params(model, trainable_only=True) == 512 * 2 + 2

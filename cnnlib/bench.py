@@ -1,0 +1,562 @@
+"""How fast does the book's code train here, and how far is that from what the hardware can do?
+
+    python -m cnnlib.bench --quick        # a few minutes on a laptop CPU
+    python -m cnnlib.bench --full         # a longer run for a GPU
+
+Four measurements, each taken side by side in the same run (interleaved repeats, medians):
+
+1. Training and evaluation images/s per model: the book's defaults (``TensorLoader`` on the
+   device, ``cnnlib.fit``/``evaluate``, :class:`~cnnlib.fast.FastSettings` for the device)
+   against a plain baseline (torchvision ``DataLoader`` with PIL transforms, fp32, contiguous
+   layout, a bare loop), and the ratio of the two.
+2. The data path alone: one CIFAR-10 epoch with random crop + flip, normalised and on the
+   device, through the tensor loader and through ``DataLoader`` + PIL (0 and 2 workers).
+3. Trainer overhead: ``cnnlib.fit`` against a bare loop doing the same arithmetic on the same
+   batches already on the device.
+4. The physical limit: the device's peak FLOP/s and each model's FLOPs per training image
+   (:func:`cnnlib.arithmetic.flops_per_image`), hence the fraction of peak achieved.
+
+Warm-up steps are excluded, CUDA is synchronised before every clock reading, and the JSON file
+records the machine, versions, date, mode and every number measured. ``load_results`` and
+``format_results`` turn those files back into the tables (the book's "Making it fast" page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import itertools
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import fast as _fast
+from .arithmetic import flops_per_image
+from .data import channel_stats, load_tensors, torchvision_loader
+from .fast import FastSettings
+from .loader import TensorLoader
+from .settings import pick_device, seed_everything
+from .train import evaluate, fit
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+DEFAULT_MODELS = ("lenet5", "alexnet_cifar", "resnet18_cifar")
+
+
+# ---------------------------------------------------------------------------------------------
+# The machine and its limit
+
+# Dense (no sparsity) 16-bit tensor-core peaks from the vendors' data sheets, in FLOP/s. The
+# first name that occurs in torch.cuda.get_device_name() wins, so specific names come first.
+GPU_PEAKS = (
+    ("H100 PCIe", 756e12, "bf16"), ("H100 NVL", 835e12, "bf16"), ("H100", 989e12, "bf16"),
+    ("H200", 989e12, "bf16"), ("GH200", 989e12, "bf16"), ("A100", 312e12, "bf16"),
+    ("L40S", 362e12, "bf16"), ("L4", 121e12, "bf16"), ("A10G", 70e12, "bf16"),
+    ("A10", 125e12, "bf16"), ("RTX 4090", 165e12, "bf16"), ("RTX 3090", 71e12, "bf16"),
+    ("V100", 125e12, "fp16"), ("T4", 65e12, "fp16"),
+)
+
+
+def cpu_model() -> str:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
+    return found.group(1).strip() if found else platform.machine()
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (a container's share, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def cpu_peak(cpuinfo: str | None = None, cores: int | None = None) -> dict:
+    """An ESTIMATE of fp32 peak: cores x clock x FLOPs per cycle per core.
+
+    FLOPs per cycle assume two FMA units per core, each a multiply and an add on every lane:
+    2 x 2 x 16 = 64 with AVX-512, 2 x 2 x 8 = 32 with AVX2 + FMA, 16 with AVX, 8 otherwise.
+    Cores that split AVX-512 into two halves, or slow their clock under it, reach less.
+    """
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    cores = cores or cpu_cores()
+    flags_line = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M)
+    flags = set(flags_line.group(1).split()) if flags_line else set()
+    if "avx512f" in flags:
+        isa, per_cycle = "AVX-512", 64
+    elif {"avx2", "fma"} <= flags:
+        isa, per_cycle = "AVX2+FMA", 32
+    elif "avx" in flags:
+        isa, per_cycle = "AVX", 16
+    else:
+        isa, per_cycle = "SSE or unknown", 8
+    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)$", cpuinfo, re.M)]
+    ghz = max(mhz) / 1000 if mhz else None
+    flops = cores * ghz * 1e9 * per_cycle if ghz else None
+    return {"flops": flops, "precision": "fp32", "estimate": True,
+            "how": (f"estimate: {cores} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle ({isa})"
+                    if ghz else "unknown: no clock in /proc/cpuinfo")}
+
+
+def device_peak(device: torch.device) -> dict:
+    """Peak FLOP/s of ``device``: a data-sheet value for known GPUs, an estimate for a CPU."""
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        for key, flops, precision in GPU_PEAKS:
+            if key in name:
+                return {"flops": flops, "precision": precision, "estimate": False,
+                        "how": f"data sheet: {key}, dense {precision} tensor cores"}
+        return {"flops": None, "precision": None, "estimate": False,
+                "how": f"unknown GPU {name!r}: add it to cnnlib.bench.GPU_PEAKS"}
+    if device.type == "cpu":
+        return cpu_peak()
+    return {"flops": None, "precision": None, "estimate": False, "how": f"unknown for {device.type}"}
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"{cpu_model()}, {cpu_cores()} cores"
+    return device.type
+
+
+def device_slug(device: torch.device) -> str:
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
+    return re.sub(r"[^a-z0-9]+", "-", f"{device.type} {name}".lower()).strip("-")
+
+
+def machine_info(device: torch.device) -> dict:
+    """What a number needs next to it to mean anything: hardware and software."""
+    import torchvision
+
+    from . import __version__
+
+    return {"device": str(device), "device_name": device_label(device),
+            "machine": {"platform": platform.platform(), "cpu_model": cpu_model(),
+                        "cores": cpu_cores(), "torch_threads": torch.get_num_threads()},
+            "versions": {"cnnlib": __version__, "torch": torch.__version__,
+                         "torchvision": torchvision.__version__,
+                         "cuda": torch.version.cuda, "python": platform.python_version()}}
+
+
+# ---------------------------------------------------------------------------------------------
+# Timing
+
+@dataclass(frozen=True)
+class Plan:
+    """How long to measure: warm-up steps (not timed), then ``repeats`` timed runs of as many
+    steps as fill ``target_s`` (within ``min_steps..max_steps``); fewer repeats if the group
+    would take longer than ``budget_s``."""
+
+    warmup: int
+    min_steps: int
+    max_steps: int
+    target_s: float
+    repeats: int
+    budget_s: float
+    train_batch: int = 128
+    data_images: int = 50_000
+    eval_images: int = 10_000
+
+
+PLANS = {
+    "quick": Plan(warmup=1, min_steps=1, max_steps=20, target_s=1.0, repeats=3, budget_s=10.0,
+                  data_images=10_000, eval_images=2_000),
+    "full": Plan(warmup=10, min_steps=20, max_steps=500, target_s=5.0, repeats=5, budget_s=60.0),
+}
+
+
+def _timed(run, n: int, device) -> float:
+    _fast.synchronize(device)
+    start = time.perf_counter()
+    run(n)
+    _fast.synchronize(device)
+    return time.perf_counter() - start
+
+
+def measure(runs: dict, items_per_step: dict, device, plan: Plan, steps: int | None = None,
+            max_steps: dict | None = None) -> dict:
+    """Items/s of each ``run(n_steps)`` in ``runs``, measured side by side.
+
+    Each run is warmed up (its last warm-up step timed, to choose its step count: enough to fill
+    ``plan.target_s``), then the runs take turns, ``repeats`` times; the result is each run's
+    median rate, with the raw times. ``steps`` fixes one step count for all runs instead.
+    """
+    probe = {}
+    for name, run in runs.items():
+        if plan.warmup > 1:
+            run(plan.warmup - 1)
+        probe[name] = _timed(run, 1, device) if plan.warmup > 0 else None
+    counts = {}
+    for name, t in probe.items():
+        top = (max_steps or {}).get(name, plan.max_steps)
+        counts[name] = steps or (max(plan.min_steps, min(top, math.ceil(plan.target_s / t)))
+                                 if t else plan.min_steps)
+    group = sum(counts[n] * t for n, t in probe.items() if t)
+    repeats = max(1, min(plan.repeats, int(plan.budget_s // group))) if group else plan.repeats
+    seconds = {name: [] for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            seconds[name].append(_timed(run, counts[name], device))
+    return {name: {"per_s": statistics.median(items_per_step[name] * counts[name] / t
+                                              for t in times),
+                   "steps": counts[name], "seconds": times}
+            for name, times in seconds.items()}
+
+
+class Take:
+    """The next ``n`` batches of an endless stream, as a loader of length ``n`` (for ``fit``)."""
+
+    def __init__(self, stream, n: int):
+        self.stream, self.n = stream, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return itertools.islice(self.stream, self.n)
+
+
+def endless(loader):
+    """Batches of ``loader``, epoch after epoch, from one iterator (DataLoader workers stay up)."""
+    return itertools.chain.from_iterable(itertools.repeat(loader))
+
+
+# ---------------------------------------------------------------------------------------------
+# The two loops the book's code is compared with
+
+def bare_train(model, batches, optimizer, device, fast: FastSettings, scaler=None) -> None:
+    """The minimal training loop: the same arithmetic as ``fit``, none of its bookkeeping."""
+    scaler = scaler or _fast.grad_scaler(device, fast)
+    model.train()
+    for x, y in batches:
+        x, y = _fast.to_device(x, y, device, fast)
+        with _fast.autocast(device, fast):
+            loss = F.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+
+
+@torch.no_grad()
+def bare_evaluate(model, batches, device) -> None:
+    """The plain evaluation loop of tutorials: fp32, no_grad, one batch at a time."""
+    model.eval()
+    for x, y in batches:
+        model(x.to(device)).argmax(1).eq(y.to(device)).sum().item()
+
+
+# ---------------------------------------------------------------------------------------------
+# The measurements
+
+def _build(name: str, device) -> torch.nn.Module:
+    from .recipes import build_model
+
+    return build_model(name, channels=3, num_classes=10).to(device)
+
+
+def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -> dict:
+    """Training and evaluation images/s, book defaults vs baseline; fit's overhead; FLOPs."""
+    seed_everything(0)
+    model = _build(name, device)
+    baseline = copy.deepcopy(model)  # the same weights, contiguous, fp32
+    flops_train = flops_per_image(model, (1, 3, 32, 32), training=True)
+    flops_eval = flops_per_image(model, (1, 3, 32, 32), training=False)
+    batch, eval_batch = plan.train_batch, fast.eval_batch_size or 1000
+    x_train, y_train, x_test, y_test, mean, std = (data[k] for k in
+                                                   ("x_train", "y_train", "x_test", "y_test",
+                                                    "mean", "std"))
+    tensor_train = TensorLoader(x_train, y_train, batch_size=batch, augment=True, mean=mean,
+                                std=std, device=device, channels_last=bool(fast.channels_last))
+    tensor_test = TensorLoader(x_test, y_test, batch_size=eval_batch, shuffle=False, mean=mean,
+                               std=std, device=device, channels_last=bool(fast.channels_last))
+    pil_train = torchvision_loader("cifar10", train=True, batch_size=batch, augment=True,
+                                   mean=mean, std=std, num_workers=data["workers"],
+                                   indices=range(len(y_train)), root=data["root"])
+    pil_test = torchvision_loader("cifar10", train=False, batch_size=batch, mean=mean, std=std,
+                                  num_workers=data["workers"], indices=range(len(y_test)),
+                                  root=data["root"])
+    opt = _fast.make_optimizer(model, "sgd", lr=0.01, momentum=0.9, fast=fast)
+    opt_base = torch.optim.SGD(baseline.parameters(), lr=0.01, momentum=0.9)
+    off = FastSettings.off()
+    streams = {k: endless(v) for k, v in
+               (("tt", tensor_train), ("te", tensor_test), ("pt", pil_train), ("pe", pil_test))}
+
+    train = measure(
+        {"book": lambda n: fit(model, Take(streams["tt"], n), epochs=1, optimizer=opt,
+                               fast=fast, progress=False),
+         "baseline": lambda n: bare_train(baseline, Take(streams["pt"], n), opt_base, device, off)},
+        {"book": batch, "baseline": batch}, device, plan)
+    evals = measure(
+        {"book": lambda n: evaluate(model, Take(streams["te"], n), fast=fast),
+         "baseline": lambda n: bare_evaluate(baseline, Take(streams["pe"], n), device)},
+        {"book": eval_batch, "baseline": batch}, device, plan,
+        max_steps={"book": max(1, plan.eval_images // eval_batch),
+                   "baseline": max(1, plan.eval_images // batch)})
+
+    # Overhead: the same batches, already on the device, through fit and through a bare loop.
+    net = _fast.prepare(model, device, fast)
+    batches = [next(streams["tt"]) for _ in range(min(train["book"]["steps"], 20))]
+    scaler = _fast.grad_scaler(device, fast)
+    with _fast.backend_flags(fast):
+        overhead = measure(
+            {"fit": lambda n: fit(model, Take(itertools.cycle(batches), n), epochs=1,
+                                  optimizer=opt, fast=fast, progress=False),
+             "bare": lambda n: bare_train(net, Take(itertools.cycle(batches), n), opt, device,
+                                          fast, scaler)},
+            {"fit": batch, "bare": batch}, device, plan, steps=train["book"]["steps"])
+
+    def ratio(a, b):
+        return a / b if b else None
+
+    return {
+        "flops_per_train_image": flops_train, "flops_per_eval_image": flops_eval,
+        "train": {"book_images_per_s": train["book"]["per_s"],
+                  "baseline_images_per_s": train["baseline"]["per_s"],
+                  "speedup": ratio(train["book"]["per_s"], train["baseline"]["per_s"]),
+                  "batch_size": batch, "raw": train},
+        "eval": {"book_images_per_s": evals["book"]["per_s"],
+                 "baseline_images_per_s": evals["baseline"]["per_s"],
+                 "speedup": ratio(evals["book"]["per_s"], evals["baseline"]["per_s"]),
+                 "book_batch_size": eval_batch, "baseline_batch_size": batch, "raw": evals},
+        "overhead": {"fit_images_per_s": overhead["fit"]["per_s"],
+                     "bare_images_per_s": overhead["bare"]["per_s"],
+                     "overhead_pct": 100 * (overhead["bare"]["per_s"] / overhead["fit"]["per_s"] - 1),
+                     "raw": overhead},
+    }
+
+
+def bench_data_path(device, fast: FastSettings, plan: Plan, data: dict,
+                    workers: tuple[int, ...] = (0, 2)) -> dict:
+    """One epoch of ``plan.data_images`` CIFAR-10 images, crop + flip, normalised, on ``device``.
+
+    The DataLoader epochs include starting the workers: that cost is part of every real epoch.
+    """
+    n, batch = len(data["y_train"]), plan.train_batch
+    tensor = TensorLoader(data["x_train"], data["y_train"], batch_size=batch, augment=True,
+                          mean=data["mean"], std=data["std"], device=device,
+                          channels_last=bool(fast.channels_last))
+    loaders = {"tensor_loader": tensor}
+    for w in workers:
+        loaders[f"dataloader_pil_workers{w}"] = torchvision_loader(
+            "cifar10", train=True, batch_size=batch, augment=True, mean=data["mean"],
+            std=data["std"], num_workers=w, indices=range(n), root=data["root"])
+
+    def epochs(loader):
+        def run(k):
+            for _ in range(k):
+                for x, y in loader:
+                    x.to(device), y.to(device)
+        return run
+
+    for loader in loaders.values():  # warm-up: one batch each (imports, caches, allocations)
+        next(iter(loader))
+    result = measure({k: epochs(v) for k, v in loaders.items()}, dict.fromkeys(loaders, n),
+                     device, replace(plan, warmup=0, repeats=plan.repeats), steps=1)
+    out = {"images": n, "batch_size": batch, "augment": "random crop (padding 4) + flip"}
+    for name, r in result.items():
+        out[name] = {"images_per_s": r["per_s"], "seconds": r["seconds"]}
+    for w in workers:
+        key = f"dataloader_pil_workers{w}"
+        out[f"speedup_vs_workers{w}"] = out["tensor_loader"]["images_per_s"] / out[key]["images_per_s"]
+    return out
+
+
+def load_cifar(images: int, test_images: int, root=None) -> dict:
+    """The first ``images`` training and ``test_images`` test images, with training statistics."""
+    x_train, y_train = load_tensors("cifar10", train=True, root=root)
+    x_test, y_test = load_tensors("cifar10", train=False, root=root)
+    mean, std = channel_stats(x_train)
+    return {"x_train": x_train[:images], "y_train": y_train[:images],
+            "x_test": x_test[:test_images], "y_test": y_test[:test_images],
+            "mean": mean, "std": std}
+
+
+def run_benchmark(mode: str = "quick", models=DEFAULT_MODELS, device=None,
+                  fast: FastSettings | None = None, plan: Plan | None = None, workers: int = 2,
+                  data_path: bool = True, data_workers=(0, 2), root=None, log=print) -> dict:
+    """Every measurement for this machine, as one JSON-ready dict."""
+    if mode not in PLANS:
+        raise ValueError(f"mode must be one of {sorted(PLANS)}, got {mode!r}")
+    device = pick_device(device)
+    fast = _fast.settings_for(device, fast)
+    plan = plan or PLANS[mode]
+    peak = device_peak(device)
+    data = load_cifar(plan.data_images, plan.eval_images, root=root)
+    data.update(workers=workers, root=root)
+    result = {"kind": "bench", "mode": mode, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+              **machine_info(device), "peak": peak, "fast": fast.as_dict(),
+              "plan": plan.__dict__, "baseline_workers": workers, "models": {}}
+    with _fast.backend_flags(fast):
+        if data_path:
+            log("data path ...")
+            result["data_path"] = bench_data_path(device, fast, plan, data, tuple(data_workers))
+        for name in models:
+            log(f"{name} ...")
+            row = bench_model(name, device, fast, plan, data)
+            if peak["flops"]:
+                achieved = row["train"]["book_images_per_s"] * row["flops_per_train_image"]
+                row["train"]["fraction_of_peak"] = achieved / peak["flops"]
+                row["train"]["baseline_fraction_of_peak"] = (
+                    row["train"]["baseline_images_per_s"] * row["flops_per_train_image"]
+                    / peak["flops"])
+            result["models"][name] = row
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading results back
+
+def load_results(paths=None, kind: str | None = None) -> list[dict]:
+    """The recorded results (``benchmarks/*.json`` by default), oldest first; ``kind`` keeps only
+    ``"bench"`` or ``"recipe"`` files."""
+    if paths is None:
+        paths = sorted(RESULTS_DIR.glob("*.json")) if RESULTS_DIR.is_dir() else []
+    results = []
+    for path in paths:
+        result = json.loads(Path(path).read_text())
+        result.setdefault("file", Path(path).name)
+        if kind is None or result.get("kind") == kind:
+            results.append(result)
+    return sorted(results, key=lambda r: r.get("date", ""))
+
+
+def _rate(x) -> str:
+    if x is None:
+        return "-"
+    for unit, size in (("M", 1e6), ("k", 1e3)):
+        if x >= size:
+            return f"{x / size:.1f}{unit}"
+    return f"{x:.0f}"
+
+
+def _flops(x) -> str:
+    if not x:
+        return "unknown"
+    for unit, size in (("PFLOP/s", 1e15), ("TFLOP/s", 1e12), ("GFLOP/s", 1e9)):
+        if x >= size:
+            return f"{x / size:.1f} {unit}"
+    return f"{x:.0f} FLOP/s"
+
+
+def _x(ratio) -> str:
+    return "-" if ratio is None else f"{ratio:.1f}x"
+
+
+def format_result(r: dict) -> str:
+    """The tables of one bench run (or one recipe run), headed by where and when it ran."""
+    if r.get("kind") == "recipe":
+        from .recipes import format_recipe
+
+        return format_recipe(r)
+    v = r["versions"]
+    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}: {r['device_name']} "
+             f"({r['device']}), torch {v['torch']}",
+             f"peak: {_flops(r['peak']['flops'])} {r['peak'].get('precision') or ''} "
+             f"({r['peak']['how']})", ""]
+    if r.get("models"):
+        batch = next(iter(r["models"].values()))["train"]["batch_size"]
+        lines.append(f"{'training, images/s (batch ' + str(batch) + ')':<34}{'book':>9}{'baseline':>10}"
+                     f"{'ratio':>8}{'GFLOP/image':>13}{'of peak':>9}")
+        for name, m in r["models"].items():
+            t = m["train"]
+            frac = t.get("fraction_of_peak")
+            lines.append(f"{name:<34}{_rate(t['book_images_per_s']):>9}"
+                         f"{_rate(t['baseline_images_per_s']):>10}{_x(t['speedup']):>8}"
+                         f"{m['flops_per_train_image'] / 1e9:>13.3f}"
+                         f"{'-' if frac is None else f'{100 * frac:.1f}%':>9}")
+        lines += ["", f"{'evaluation, images/s':<34}{'book':>9}{'baseline':>10}{'ratio':>8}"]
+        for name, m in r["models"].items():
+            e = m["eval"]
+            lines.append(f"{name:<34}{_rate(e['book_images_per_s']):>9}"
+                         f"{_rate(e['baseline_images_per_s']):>10}{_x(e['speedup']):>8}")
+        lines += ["", f"{'trainer overhead, images/s':<34}{'fit':>9}{'bare':>10}{'overhead':>10}"]
+        for name, m in r["models"].items():
+            o = m["overhead"]
+            lines.append(f"{name:<34}{_rate(o['fit_images_per_s']):>9}"
+                         f"{_rate(o['bare_images_per_s']):>10}{o['overhead_pct']:>9.1f}%")
+    d = r.get("data_path")
+    if d:
+        lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images, {d['augment']}, "
+                      "normalised, on the device"]
+        lines.append(f"  {'TensorLoader':<34}{_rate(d['tensor_loader']['images_per_s']):>9} images/s")
+        for key, value in d.items():
+            if key.startswith("dataloader_pil_workers"):
+                w = key.rsplit("workers", 1)[1]
+                lines.append(f"  {'DataLoader + PIL, num_workers=' + w:<34}"
+                             f"{_rate(value['images_per_s']):>9} images/s   tensor loader "
+                             f"{_x(d[f'speedup_vs_workers{w}'])} faster")
+    if r["mode"] == "quick":
+        lines += ["", "(quick mode: few steps per measurement; compare ratios, not digits)"]
+    return "\n".join(lines)
+
+
+def format_results(results: list[dict]) -> str:
+    """Every recorded run, one block each; says so when there is none yet."""
+    if not results:
+        return ("No benchmark results are recorded yet. Run `python -m cnnlib.bench --quick` "
+                "(or --full on a GPU) to make one in benchmarks/.")
+    return "\n\n".join(format_result(r) for r in results)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.bench",
+                                     description="Training/evaluation speed of the book's code.")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_const", const="quick", dest="mode",
+                       help="CPU-friendly: few steps, 10k images for the data path (default)")
+    group.add_argument("--full", action="store_const", const="full", dest="mode",
+                       help="a longer run for a GPU: full epoch for the data path, more steps")
+    parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                        help="comma-separated model names (default: %(default)s)")
+    parser.add_argument("--device", help="cuda, cpu, ... (default: the best available)")
+    parser.add_argument("--out", type=Path, help="JSON path (default: benchmarks/<device>-<date>-<mode>.json)")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="DataLoader workers of the baseline (default 2, as PyTorch's "
+                             "CIFAR-10 tutorial)")
+    parser.add_argument("--no-data-path", action="store_true", help="skip the data-path measurement")
+    parser.add_argument("--data-workers", default="0,2",
+                        help="DataLoader workers to time in the data path (default: %(default)s)")
+    parser.add_argument("--compile", action="store_true", help="also torch.compile the models")
+    parser.add_argument("--data-images", type=int, help="images for the data path and training")
+    parser.add_argument("--eval-images", type=int, help="test images to evaluate on")
+    parser.add_argument("--max-steps", type=int, help="cap on timed steps per measurement")
+    parser.add_argument("--repeats", type=int, help="timed repeats per measurement")
+    args = parser.parse_args(argv)
+    mode = args.mode or "quick"
+    plan = PLANS[mode]
+    overrides = {"data_images": args.data_images, "eval_images": args.eval_images,
+                 "max_steps": args.max_steps, "repeats": args.repeats}
+    plan = replace(plan, **{k: v for k, v in overrides.items() if v is not None})
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    result = run_benchmark(mode, models, device=args.device, fast=FastSettings(compile=args.compile),
+                           plan=plan, workers=args.workers, data_path=not args.no_data_path,
+                           data_workers=[int(w) for w in args.data_workers.split(",") if w.strip()])
+    date = time.strftime("%Y-%m-%d")
+    out = args.out or RESULTS_DIR / f"{device_slug(torch.device(result['device']))}-{date}-{mode}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(format_result(result))
+    print(f"\nwritten: {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

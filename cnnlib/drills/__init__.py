@@ -1,0 +1,202 @@
+"""Whiteboard drills: write a classic network from memory, then find the first layer that differs.
+
+    from cnnlib.drills import check
+    result = check(MyLeNet5(), "lenet5")     # prints a verdict; result.ok, result.first_divergence
+
+``check`` runs your model and the book's reference on the same input and records, in execution
+order, the layers that define an architecture: convolutions, fully connected layers, BatchNorm,
+pooling, local response normalisation and residual additions (``out + identity``), with the
+activation and dropout that follow each. Modules and functional calls count alike (``nn.ReLU`` or
+``F.relu``, ``nn.MaxPool2d`` or ``F.max_pool2d``, ``nn.Flatten`` or ``x.view``), so any way of
+writing the same network passes. The layers are compared one by one (kind, output shape,
+parameters, kernel/stride/padding/groups, bias) and the verdict explains the first difference
+from the attributes that cause it, and points at the line of your code that builds that layer.
+
+Two choices keep equivalent models equal:
+
+* Activations are compared by kind and by the layer they follow; one that sits after a max-pool
+  counts as following the layer before the pool, since max-pooling commutes with any
+  non-decreasing function (``pool(relu(x)) == relu(pool(x))``).
+* Dropout is compared by count and rate. Its position is only noted: the AlexNet paper and
+  torchvision put it on different sides of the same layers, and both are in use.
+
+In a residual block, the layers on the shortcut are moved, for the comparison, to just before
+the addition they feed, so computing the shortcut first or last does not matter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from torch import nn
+
+from ._explain import (_compare, _constructor, _failure_text, _layer_line, _rows, _table,
+                       _whole_model_checks)
+from ._references import Reference, get_reference, list_references, register_reference
+from ._trace import Trace, _dims, trace
+
+__all__ = ["DrillResult", "Reference", "check", "get_reference", "list_references",
+           "register_reference", "trace"]
+
+
+@dataclass
+class DrillResult:
+    """The verdict of :func:`check`. ``ok``; ``first_divergence`` = (layer number, message) or
+    None; ``rows`` = the side-by-side table as dicts; ``notes`` = accepted differences."""
+
+    ok: bool
+    reference: str
+    first_divergence: tuple[int, str] | None
+    rows: list[dict]
+    notes: list[str]
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, printer, cycle) -> None:
+        printer.text(self.text)
+
+
+@lru_cache(maxsize=16)
+def _reference_trace(name: str, input_size: tuple) -> Trace:
+    ref = get_reference(name)
+    model = ref.build()
+    result = trace(model, input_size)
+    if result.error is not None:
+        raise ValueError(f"the reference {name!r} cannot run on input {input_size}: "
+                         f"{type(result.error).__name__}: {result.error}") from None
+    labels = ref.labels
+    if labels is not None and len(labels) != len(result.layers):
+        raise RuntimeError(f"reference {name!r} has {len(result.layers)} layers but "
+                           f"{len(labels)} labels")
+    for i, layer in enumerate(result.layers):
+        if labels is not None:
+            layer.label = labels[i]
+        else:
+            layer.label = layer.step.name or layer.step.display
+        layer.step.module = None  # the cache keeps shapes and attributes, not the weights
+    for step in result.steps:
+        step.module = None
+    result.error = None
+    return result
+
+
+def _input_size(reference: Reference, input_size) -> tuple:
+    if input_size is None:
+        return tuple(reference.input_size)
+    size = tuple(int(s) for s in input_size)
+    if len(size) not in (3, 4):
+        raise ValueError(f"input_size is C×H×W (or N×C×H×W), got {input_size!r}")
+    return size[-3:]
+
+
+def check(model, reference: str, input_size=None, verbose: bool = True) -> DrillResult:
+    """Compare ``model`` with the book's ``reference`` layer by layer; print and return the verdict.
+
+    ``reference`` is a name from :func:`list_references` ("lenet5", "alexnet_paper", ...).
+    Both models run on the same seeded batch of 2 inputs of ``input_size`` (C×H×W; default: the
+    reference's own). A model that fails to run is reported, not raised: the message names the
+    exception, the last layer that ran and, where it can, the line of your code to fix.
+    """
+    spec = get_reference(reference)
+    size = _input_size(spec, input_size)
+    if model is None:
+        text = (f"No model yet: write your {spec.short} in the cell above (assign it to the "
+                f"variable this cell checks), then run this cell again.")
+        return _finish(DrillResult(False, reference, None, [], [], text), verbose)
+    if isinstance(model, type) and issubclass(model, nn.Module):
+        try:
+            model = model()
+        except TypeError as exc:
+            raise TypeError(f"check() got the class {model.__name__}; pass an instance, e.g. "
+                            f"{model.__name__}(): {exc}") from None
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"check() expects an nn.Module (or None before you have written it), "
+                        f"got {type(model).__name__}")
+    ref = _reference_trace(reference, size)
+    mine = trace(model, size)
+    notes: list[str] = []
+    culprit: dict = {}
+    index, message, marks = _compare(mine, ref, spec.short, notes, culprit)
+    if mine.error is None and index is None:
+        index, message, step, note = _whole_model_checks(mine, ref, spec.short)
+        if step is not None:
+            culprit["step"] = step
+        if note:
+            notes.append(note)
+    ok = mine.error is None and index is None
+    rows = _rows(mine.layers, ref.layers, marks)
+    name = type(model).__name__
+    if ok:
+        text = (f"✓ {name} matches {spec.title}: {len(ref.layers)} layers, "
+                f"{mine.total_params:,} parameters, output {_dims(mine.output_shape)} for an "
+                f"input of {_dims(size)}.")
+        text += "".join(f"\n  {n}" for n in notes)
+        return _finish(DrillResult(True, reference, None, rows, notes, text), verbose)
+
+    lines = []
+    if mine.error is not None:
+        failure = _failure_text(mine, ref.layers, model)
+        lines += [f"✗ {name} does not run on a {_dims(size)} input.", f"  {failure}"]
+        if index is not None:
+            lines.append(f"  The likely cause comes earlier, the first difference from "
+                         f"{spec.short}: {message}")
+            lines += _pointers(model, culprit, ref, index, spec, message)
+        elif mine.layers:
+            lines.append(f"  Up to there, your layers match {spec.short}'s.")
+        first = (index + 1, message) if index is not None else (len(mine.layers) + 1, failure)
+    else:
+        at = (f"layer {index + 1} ({ref.layers[index].label})" if index < len(ref.layers)
+              else "its output")
+        lines += [f"✗ {name} differs from {spec.title} at {at}:", f"  {message}"]
+        lines += _pointers(model, culprit, ref, index, spec, message)
+        first = (index + 1, message)
+    alt = _alternative(mine, spec, size)
+    if alt:
+        lines.append(f"  Your model matches {alt.title} instead: check it with "
+                     f"reference={alt.name!r}.")
+    upto = min(first[0] + 2, len(marks))
+    if marks:
+        lines += ["", _table(mine.layers, ref.layers, marks, upto)]
+        if upto < len(marks):
+            lines.append(f"... ({len(marks) - upto} more rows in result.rows)")
+    return _finish(DrillResult(False, reference, first, rows, notes, "\n".join(lines)), verbose)
+
+
+def _pointers(model, culprit: dict, ref: Trace, index: int, spec: Reference,
+              message: str) -> list[str]:
+    """'your line: ...', 'reference: ...' and 'remember: ...' lines under a difference."""
+    lines = []
+    line = _layer_line(model, culprit["step"]) if "step" in culprit else ""
+    if line:
+        lines.append(f"  your line: {line}")
+    if index < len(ref.layers):
+        lines.append(f"  reference: {_constructor(ref.layers[index])}")
+        hint = spec.hint(ref.layers[index].label, message)
+        if hint:
+            lines.append(f"  remember: {hint}")
+    return lines
+
+
+def _alternative(mine: Trace, spec: Reference, size: tuple) -> Reference | None:
+    if mine.error is not None:
+        return None
+    for name in spec.alternatives:
+        alt = get_reference(name)
+        if tuple(alt.input_size) != size:
+            continue
+        index, _, _ = _compare(mine, _reference_trace(name, size), alt.short)
+        if index is None:
+            return alt
+    return None
+
+
+def _finish(result: DrillResult, verbose: bool) -> DrillResult:
+    if verbose:
+        print(result.text)
+    return result

@@ -1,0 +1,142 @@
+"""The drills' answers: the book's models by name, the input each is checked on, layer names.
+
+Every reference is built from ``cnnlib.models``, so a drill checks against the very model the
+chapters train; the builders import lazily, and a reference model is only built when checked.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from torch import nn
+
+from .. import models
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A drill's answer: a model builder, the input it is checked on, and names for its layers.
+
+    ``labels`` name the compared layers in order (``C1, S2, ...`` for LeNet-5); without them the
+    module names are used. ``alternatives`` are references on the same input that a model failing
+    this one might match instead (``lenet5_classic`` for ``lenet5``). ``hints`` are
+    ``(label, topic, sentence)``: the fact to remember, added when the first difference is at that
+    layer and its explanation mentions ``topic`` ("" for any).
+    """
+
+    name: str
+    title: str
+    build: Callable[[], nn.Module]
+    input_size: tuple[int, int, int]
+    labels: tuple[str, ...] | None = None
+    alternatives: tuple[str, ...] = ()
+    hints: tuple[tuple[str, str, str], ...] = ()
+
+    @property
+    def short(self) -> str:
+        """The title without its parenthesis: "LeNet-5", "AlexNet", "ResNet basic block"."""
+        return self.title.split(" (")[0]
+
+    def hint(self, label: str, message: str) -> str:
+        """The fact to remember about layer ``label``, if it bears on ``message``."""
+        return next((text for at, topic, text in self.hints
+                     if at == label and topic in message), "")
+
+
+_REFERENCES: dict[str, Reference] = {}
+
+
+def register_reference(reference: Reference) -> Reference:
+    """Make ``reference`` available to :func:`check` by its name."""
+    if reference.name in _REFERENCES:
+        raise ValueError(f"reference {reference.name!r} is already registered")
+    _REFERENCES[reference.name] = reference
+    return reference
+
+
+def list_references() -> list[str]:
+    """The names :func:`check` accepts, sorted."""
+    return sorted(_REFERENCES)
+
+
+def get_reference(name: str) -> Reference:
+    """The :class:`Reference` registered as ``name``; a clear error naming the choices otherwise."""
+    if name not in _REFERENCES:
+        close = difflib.get_close_matches(str(name), _REFERENCES, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown drill reference {name!r}{hint}; available: "
+                         f"{', '.join(sorted(_REFERENCES))}")
+    return _REFERENCES[name]
+
+
+def _lenet(classic: bool) -> Callable[[], nn.Module]:
+    return lambda: models.LeNet5(classic=classic)
+
+
+def _block(kind: str, inplanes: int, planes: int, stride: int = 1) -> Callable[[], nn.Module]:
+    """A residual block with torchvision's projection (1×1 conv + BN) where the shape changes."""
+    def build():
+        cls = models.resnet.BasicBlock if kind == "basic" else models.resnet.Bottleneck
+        out = planes * cls.expansion
+        downsample = None
+        if stride != 1 or inplanes != out:
+            downsample = nn.Sequential(models.resnet.conv1x1(inplanes, out, stride),
+                                       nn.BatchNorm2d(out))
+        return cls(inplanes, planes, stride, downsample)
+    return build
+
+
+def _registered(name: str, **kwargs) -> Callable[[], nn.Module]:
+    return lambda: models.get_model(name, **kwargs)
+
+
+_LENET_LABELS = ("C1", "S2", "C3", "S4", "C5", "F6", "output")
+_GPU_SPLIT = ("conv2, conv4 and conv5 see only the maps on their own GPU: groups=2; conv3 and "
+              "the fully connected layers see both")
+_LRN = "LRN comes after the ReLU and before the max-pool, in conv1 and conv2 only"
+_BIAS = "a conv followed by BatchNorm has bias=False: BN's shift β replaces the bias"
+_STRIDE = ("torchvision (\"ResNet v1.5\") puts the stride on the 3×3 conv2; the paper put it on "
+           "the first 1×1, which skips three quarters of the pixels before any 3×3 sees them")
+_BLOCK_HINTS = tuple((conv, "bias", _BIAS) for conv in ("conv1", "conv2", "conv3"))
+
+for _reference in (
+    Reference("lenet5", "LeNet-5 (ReLU, max pooling)", _lenet(False), (1, 32, 32),
+              _LENET_LABELS, alternatives=("lenet5_classic",)),
+    Reference("lenet5_classic", "LeNet-5 (1998: tanh, average pooling)", _lenet(True),
+              (1, 32, 32), _LENET_LABELS, alternatives=("lenet5",)),
+    Reference("alexnet_paper", "AlexNet (the 2012 paper, two GPUs: groups=2)",
+              _registered("alexnet_paper", init="pytorch"), (3, 227, 227),
+              ("conv1", "LRN1", "pool1", "conv2", "LRN2", "pool2", "conv3", "conv4", "conv5",
+               "pool3", "fc6", "fc7", "fc8"),
+              hints=(("conv1", "outputs", "the paper says 224×224, but only 227 gives its 55×55 "
+                                          "maps with 11×11 kernels at stride 4 and no padding"),
+                     ("LRN1", "", _LRN), ("LRN2", "", _LRN),
+                     ("pool1", "", "overlapping pooling: 3×3 windows, stride 2"),
+                     *((conv, "groups", _GPU_SPLIT) for conv in ("conv2", "conv4", "conv5")))),
+    Reference("alexnet_torchvision", "AlexNet (torchvision's one-GPU layout)",
+              _registered("alexnet_torchvision"), (3, 224, 224),
+              ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool3", "avgpool",
+               "fc6", "fc7", "fc8")),
+    Reference("alexnet_cifar", "AlexNet for CIFAR-10 (32×32)", _registered("alexnet_cifar"),
+              (3, 32, 32), ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5",
+                            "pool3", "fc1", "fc2", "fc3")),
+    Reference("basic_block", "ResNet basic block (64 → 64, identity shortcut)",
+              _block("basic", 64, 64), (64, 56, 56), hints=_BLOCK_HINTS),
+    Reference("basic_block_down", "ResNet basic block (64 → 128, stride 2, projection shortcut)",
+              _block("basic", 64, 128, 2), (64, 56, 56), hints=_BLOCK_HINTS),
+    Reference("bottleneck", "ResNet bottleneck block (256 → 64 → 256, identity shortcut)",
+              _block("bottleneck", 256, 64), (256, 56, 56), hints=_BLOCK_HINTS),
+    Reference("bottleneck_down", "ResNet bottleneck block (256 → 128 → 512, stride 2, "
+                                 "projection shortcut)",
+              _block("bottleneck", 256, 128, 2), (256, 56, 56),
+              hints=_BLOCK_HINTS + (("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
+    Reference("resnet18", "ResNet-18 (ImageNet, 224×224)", _registered("resnet18"),
+              (3, 224, 224)),
+    Reference("resnet18_cifar", "ResNet-18 for CIFAR-10 (32×32)", _registered("resnet18_cifar"),
+              (3, 32, 32)),
+    Reference("resnet20", "ResNet-20 (CIFAR-10, the paper's section 4.2)",
+              _registered("resnet20"), (3, 32, 32)),
+):
+    register_reference(_reference)

@@ -1,0 +1,536 @@
+"""One forward pass, recorded: every layer, activation, flatten and addition, in execution order.
+
+Leaf modules are seen through forward hooks; functional calls made in a ``forward`` (``F.relu``,
+``x.view``, ``out + identity``) through a ``TorchFunctionMode``, which sees every torch function
+called while it is active. Each step remembers which step produced its input, so the shortcut of a
+residual block can be told from its main path.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+
+from .. import layers as cnn_layers
+
+# Compared layer kinds. Activations and dropout are "decorations" of the layer before them.
+_LAYER_KINDS = ("conv", "linear", "bn", "maxpool", "avgpool", "lrn", "add")
+
+_ACTIVATION_MODULES = {
+    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid",
+    nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.GELU: "gelu", nn.SiLU: "silu",
+    nn.Hardtanh: "hardtanh", nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax",
+    nn.SELU: "selu", nn.Softplus: "softplus", nn.PReLU: "prelu",
+}
+_ACTIVATION_FUNCTIONS = {
+    "relu": "relu", "relu_": "relu", "relu6": "relu6", "tanh": "tanh", "tanh_": "tanh",
+    "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "leaky_relu": "leaky_relu",
+    "leaky_relu_": "leaky_relu", "elu": "elu", "elu_": "elu", "gelu": "gelu", "silu": "silu",
+    "hardtanh": "hardtanh", "hardtanh_": "hardtanh", "softmax": "softmax",
+    "log_softmax": "log_softmax", "selu": "selu", "softplus": "softplus",
+}
+# Non-decreasing activations commute with max-pooling.
+_MONOTONIC = {"relu", "relu6", "tanh", "sigmoid", "leaky_relu", "elu", "hardtanh", "selu",
+              "softplus", "prelu"}
+_ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmoid",
+              "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU", "silu": "SiLU",
+              "hardtanh": "Hardtanh", "softmax": "softmax", "log_softmax": "log-softmax",
+              "selu": "SELU", "softplus": "softplus", "prelu": "PReLU"}
+_KIND_NAMES = {"conv": "a convolution", "linear": "a fully connected layer",
+               "bn": "BatchNorm", "maxpool": "max pooling", "avgpool": "average pooling",
+               "lrn": "local response normalisation", "add": "the residual addition"}
+_ADDS = {"add", "add_", "__add__", "__iadd__", "__radd__"}
+_FLATTENS = {"flatten", "view", "reshape"}
+_POOLS = {"max_pool2d": "maxpool", "max_pool2d_with_indices": "maxpool",
+          "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool",
+          "adaptive_max_pool2d": "maxpool", "adaptive_max_pool2d_with_indices": "maxpool"}
+
+
+def _pair(v) -> tuple[int, int]:
+    if isinstance(v, (tuple, list)):
+        return (int(v[0]), int(v[-1])) if len(v) else (0, 0)
+    return (int(v), int(v))
+
+
+def _shape(t) -> tuple[int, ...] | None:
+    return tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None
+
+
+def _dims(shape) -> str:
+    return "×".join(map(str, shape)) if shape else "-"
+
+
+@dataclass
+class Step:
+    """One recorded step of a forward pass: a layer, an activation, a flatten, a dropout..."""
+
+    kind: str                      # a _LAYER_KINDS entry, or "act", "dropout", "flatten"
+    display: str                   # Conv2d, F.max_pool2d, add, ...
+    name: str                      # module name in the model ("features.3"), or "" if functional
+    attrs: dict
+    in_shape: tuple | None
+    out_shape: tuple | None
+    params: int = 0
+    srcs: list = field(default_factory=list)   # producing step of each tensor input (-1: input)
+    module: nn.Module | None = field(default=None, repr=False)
+    line: tuple[str, int] | None = None         # (file, line) of the user code that made the call
+    batch: tuple[int, int] | None = None        # (batch in, batch out) for flattens
+
+
+@dataclass
+class Layer:
+    """A compared layer: its step, the activations and dropouts after it, where it sits."""
+
+    step: Step
+    label: str = ""
+    after: tuple[str, ...] = ()
+    shortcut: bool = False
+    act_steps: list = field(default_factory=list)
+    drop_steps: list = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.step.kind
+
+    def describe(self) -> str:
+        acts = "".join(f"+{_ACT_NAMES.get(a, a)}" for a in self.after)
+        return f"{self.step.display}{acts}"
+
+
+@dataclass
+class Trace:
+    """What one forward pass did: its steps, its layers, and how it ended."""
+
+    steps: list[Step]
+    layers: list[Layer]
+    output_shape: tuple | None
+    output_type: str
+    error: BaseException | None = None
+    failed_step: Step | None = None      # the step that raised, if one did
+    failed_line: tuple[str, int] | None = None
+    unused: list[tuple[str, nn.Module]] = field(default_factory=list)
+    total_params: int = 0
+
+
+_TORCH_DIR = os.path.dirname(torch.__file__)
+_PACKAGE_DIR = os.path.dirname(__file__)
+
+
+def _is_library(filename: str) -> bool:
+    """Code of torch, of this package, or of Python's import machinery: not the reader's."""
+    return filename.startswith((_TORCH_DIR, _PACKAGE_DIR, "<frozen"))
+
+
+def _user_frame() -> tuple[str, int] | None:
+    """(file, line) of the innermost frame that is the reader's code: the line that made a call."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if not _is_library(frame.f_code.co_filename):
+            return frame.f_code.co_filename, frame.f_lineno
+        frame = frame.f_back
+    return None
+
+
+def _module_step(module: nn.Module, name: str, inputs, output) -> Step | None:
+    """A Step for a known leaf module, or None for a module the tracer should look inside."""
+    x = inputs[0] if inputs else None
+    params = sum(p.numel() for p in module.parameters(recurse=False))
+    kind, attrs = None, {}
+    if isinstance(module, nn.Conv2d):
+        kind = "conv"
+        attrs = _conv_attrs(module.in_channels, module.out_channels, module.kernel_size,
+                            module.stride, module.padding, module.dilation, module.groups,
+                            module.bias is not None)
+    elif isinstance(module, nn.Linear):
+        kind = "linear"
+        attrs = {"in_features": module.in_features, "out_features": module.out_features,
+                 "bias": module.bias is not None}
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        kind = "bn"
+        attrs = {"num_features": module.num_features, "affine": module.affine}
+    elif isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        kind = "maxpool" if isinstance(module, nn.MaxPool2d) else "avgpool"
+        attrs = _pool_attrs(module.kernel_size, module.stride, module.padding,
+                            getattr(module, "ceil_mode", False))
+    elif isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
+        kind = "avgpool" if isinstance(module, nn.AdaptiveAvgPool2d) else "maxpool"
+        attrs = {"adaptive": True, "output_size": module.output_size}
+    elif isinstance(module, nn.LocalResponseNorm):
+        kind = "lrn"  # PyTorch's alpha is divided by size: it averages the squares
+        attrs = {"size": module.size, "alpha_sum": module.alpha / module.size,
+                 "beta": module.beta, "k": module.k, "torch": True}
+    elif isinstance(module, cnn_layers.LocalResponseNorm):
+        kind = "lrn"
+        attrs = {"size": module.size, "alpha_sum": module.alpha, "beta": module.beta,
+                 "k": module.k, "torch": False}
+    elif isinstance(module, (nn.Dropout, nn.Dropout2d, cnn_layers.Dropout)):
+        kind = "dropout"
+        attrs = {"p": float(module.p)}
+    elif type(module) in _ACTIVATION_MODULES:
+        kind = "act"
+        attrs = {"act": _ACTIVATION_MODULES[type(module)]}
+    elif isinstance(module, nn.Flatten):
+        kind = "flatten"
+    elif isinstance(module, nn.Identity):
+        kind = "identity"
+    if kind is None:
+        return None
+    return Step(kind, type(module).__name__, name, attrs, _shape(x), _shape(output), params,
+                module=module)
+
+
+def _conv_attrs(cin, cout, kernel, stride, padding, dilation, groups, bias) -> dict:
+    kernel, dilation = _pair(kernel), _pair(dilation)
+    if isinstance(padding, str):  # 'same' / 'valid'
+        padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation)) \
+            if padding == "same" else (0, 0)
+    return {"in_channels": cin, "out_channels": cout, "kernel_size": kernel,
+            "stride": _pair(stride), "padding": _pair(padding), "dilation": dilation,
+            "groups": groups, "bias": bool(bias)}
+
+
+def _pool_attrs(kernel, stride, padding, ceil_mode=False) -> dict:
+    kernel = _pair(kernel)
+    stride = _pair(stride) if stride not in (None, (), []) else kernel
+    return {"kernel_size": kernel, "stride": stride, "padding": _pair(padding),
+            "ceil_mode": bool(ceil_mode)}
+
+
+def _arg(args, kwargs, index, name, default=None):
+    if name in kwargs:
+        return kwargs[name]
+    return args[index] if len(args) > index else default
+
+
+def _function_step(func, args, kwargs, out, training: bool) -> Step | None:
+    """A Step for a functional call made directly in a forward (F.relu, x.view, out + x...)."""
+    fname = getattr(func, "__name__", "")
+    x = args[0] if args and isinstance(args[0], torch.Tensor) else None
+    if x is None:
+        return None
+    shape_in, shape_out = _shape(x), _shape(out)
+    if fname in _ACTIVATION_FUNCTIONS:
+        act = _ACTIVATION_FUNCTIONS[fname]
+        return Step("act", f"F.{fname.rstrip('_')}", "", {"act": act}, shape_in, shape_out)
+    if fname in ("clamp", "clamp_", "clamp_min", "clamp_min_", "clip", "clip_"):
+        low = _arg(args, kwargs, 1, "min")
+        high = _arg(args, kwargs, 2, "max") if "min" not in fname else None
+        if low == 0 and high is None:
+            return Step("act", f"{fname.rstrip('_')}(min=0)", "", {"act": "relu"}, shape_in,
+                        shape_out)
+        return None
+    if fname in _POOLS:
+        kind = _POOLS[fname]
+        if fname.startswith("adaptive"):
+            attrs = {"adaptive": True, "output_size": _arg(args, kwargs, 1, "output_size")}
+        else:
+            kernel = _arg(args, kwargs, 1, "kernel_size")
+            attrs = _pool_attrs(kernel, _arg(args, kwargs, 2, "stride"),
+                                _arg(args, kwargs, 3, "padding", 0),
+                                _arg(args, kwargs, 4 if kind == "avgpool" else 5, "ceil_mode",
+                                     False))
+        return Step(kind, f"F.{fname}", "", attrs, shape_in, shape_out)
+    if fname == "mean" and x.dim() == 4 and isinstance(out, torch.Tensor):
+        dims = _arg(args, kwargs, 1, "dim")
+        dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+        if sorted(d % 4 for d in dims) == [2, 3]:
+            return Step("avgpool", "mean(2, 3)", "", {"adaptive": True, "output_size": 1},
+                        shape_in, shape_out)
+        return None
+    if fname == "local_response_norm":
+        size = _arg(args, kwargs, 1, "size")
+        alpha = _arg(args, kwargs, 2, "alpha", 1e-4)
+        return Step("lrn", "F.local_response_norm", "",
+                    {"size": size, "alpha_sum": alpha / size,
+                     "beta": _arg(args, kwargs, 3, "beta", 0.75),
+                     "k": _arg(args, kwargs, 4, "k", 1.0), "torch": True}, shape_in, shape_out)
+    if fname in ("dropout", "dropout_", "dropout2d", "feature_dropout"):
+        p = _arg(args, kwargs, 1, "p", 0.5)
+        on = _arg(args, kwargs, 2, "training", True)
+        return Step("dropout", f"F.{fname}", "", {"p": float(p), "on_in_eval": bool(on)
+                                                  and not training}, shape_in, shape_out)
+    if fname == "conv2d":
+        weight = _arg(args, kwargs, 1, "weight")
+        bias = _arg(args, kwargs, 2, "bias")
+        groups = _arg(args, kwargs, 6, "groups", 1)
+        cout, cin_g, kh, kw = weight.shape
+        attrs = _conv_attrs(cin_g * groups, cout, (kh, kw), _arg(args, kwargs, 3, "stride", 1),
+                            _arg(args, kwargs, 4, "padding", 0),
+                            _arg(args, kwargs, 5, "dilation", 1), groups, bias is not None)
+        params = weight.numel() + (bias.numel() if bias is not None else 0)
+        return Step("conv", "F.conv2d", "", attrs, shape_in, shape_out, params)
+    if fname == "linear":
+        weight = _arg(args, kwargs, 1, "weight")
+        bias = _arg(args, kwargs, 2, "bias")
+        attrs = {"in_features": weight.shape[1], "out_features": weight.shape[0],
+                 "bias": bias is not None}
+        params = weight.numel() + (bias.numel() if bias is not None else 0)
+        return Step("linear", "F.linear", "", attrs, shape_in, shape_out, params)
+    if fname == "batch_norm":
+        weight = _arg(args, kwargs, 3, "weight")
+        bias = _arg(args, kwargs, 4, "bias")
+        params = sum(t.numel() for t in (weight, bias) if t is not None)
+        return Step("bn", "F.batch_norm", "", {"num_features": x.shape[1],
+                                                "affine": weight is not None}, shape_in,
+                    shape_out, params)
+    if fname in _ADDS:
+        other = _arg(args, kwargs, 1, "other")
+        if isinstance(other, torch.Tensor) and x.dim() == 4 and other.dim() == 4:
+            return Step("add", "add", "", {}, shape_in, shape_out)
+        return None
+    if fname in _FLATTENS and x.dim() == 4 and isinstance(out, torch.Tensor) and out.dim() == 2:
+        return Step("flatten", f"{'x.' if fname != 'flatten' else 'torch.'}{fname}", "", {},
+                    shape_in, shape_out, batch=(x.shape[0], out.shape[0]))
+    return None
+
+
+class _Tracer(TorchFunctionMode):
+    """Records leaf-module calls (hooks) and functional calls (a TorchFunctionMode) in order."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+        self.steps: list[Step] = []
+        self.producer: dict[int, int] = {}
+        self.keep: list = []          # tensors stay alive so that their ids stay unique
+        self.depth = 0                # > 0 inside a known leaf module: ignore its internals
+        self.busy = False             # inside our own bookkeeping
+        self.pending: list[tuple[nn.Module, str, tuple]] = []
+        self.failed_step: Step | None = None
+        self.called: set[int] = set()
+        self.names = {id(m): n for n, m in model.named_modules()}
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def _srcs(self, tensors) -> list:
+        return [self.producer.get(id(t)) for t in tensors if isinstance(t, torch.Tensor)]
+
+    def _produced(self, out, index: int | None) -> None:
+        outs = out if isinstance(out, (tuple, list)) else (out,)
+        for t in outs:
+            if isinstance(t, torch.Tensor) and index is not None:
+                self.producer[id(t)] = index
+                self.keep.append(t)
+
+    def _record(self, step: Step, inputs, out) -> None:
+        step.srcs = self._srcs(inputs)
+        self.steps.append(step)
+        self._produced(out, len(self.steps) - 1)
+
+    # -- hooks ----------------------------------------------------------------------------------
+    def pre_hook(self, module, inputs):
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            self.called.add(id(module))
+            self.pending.append((module, self.names.get(id(module), ""), inputs,
+                                 _user_frame()))
+            self.depth += 1
+        finally:
+            self.busy = False
+
+    def post_hook(self, module, inputs, output):
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            module_, name, _, line = self.pending.pop()
+            self.depth -= 1
+            step = _module_step(module, name, inputs, output)
+            step.line = line
+            if step.kind == "identity":
+                self._produced(output, self.producer.get(id(inputs[0])) if inputs else None)
+            else:
+                self._record(step, inputs, output)
+        finally:
+            self.busy = False
+
+    # -- functional calls ---------------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if self.busy or self.depth > 0:
+            return func(*args, **kwargs)
+        try:
+            out = func(*args, **kwargs)
+        except Exception:
+            self.busy = True
+            try:
+                step = _failed_function_step(func, args, kwargs)
+                if step is not None:
+                    step.line = _user_frame()
+                    step.srcs = self._srcs(list(args) + list(kwargs.values()))
+                    self.failed_step = step
+            finally:
+                self.busy = False
+            raise
+        self.busy = True
+        try:
+            step = _function_step(func, args, kwargs, out, self.model.training)
+            if step is not None:
+                step.line = _user_frame()
+                tensors = [a for a in args if isinstance(a, torch.Tensor)]
+                self._record(step, tensors, out)
+            elif isinstance(out, torch.Tensor):
+                first = next((a for a in args if isinstance(a, torch.Tensor)), None)
+                if first is not None and id(first) in self.producer:
+                    self._produced(out, self.producer[id(first)])  # views, slices, pads...
+        finally:
+            self.busy = False
+        return out
+
+
+def _failed_function_step(func, args, kwargs) -> Step | None:
+    fname = getattr(func, "__name__", "")
+    tensors = [a for a in list(args) + list(kwargs.values()) if isinstance(a, torch.Tensor)]
+    if not tensors:
+        return None
+    kind = "add" if fname in _ADDS else "flatten" if fname in _FLATTENS else "call"
+    step = Step(kind, fname, "", {"shapes": [tuple(t.shape) for t in tensors]},
+                _shape(tensors[0]), None)
+    return step
+
+
+def _is_known_leaf(module: nn.Module) -> bool:
+    return _module_step(module, "", (), None) is not None
+
+
+def trace(model: nn.Module, input_size) -> Trace:
+    """Run ``model`` once on a seeded random batch of 2 and record what it did, in order."""
+    size = tuple(input_size)
+    if len(size) == 3:
+        size = (2, *size)
+    first = next(model.parameters(), None)
+    device = first.device if first is not None else torch.device("cpu")
+    dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(size, generator=g).to(device=device, dtype=dtype)
+    tracer = _Tracer(model)
+    tracer.producer[id(x)] = -1
+    handles = []
+    for m in model.modules():
+        if not list(m.children()) and _is_known_leaf(m):
+            handles.append(m.register_forward_pre_hook(tracer.pre_hook))
+            handles.append(m.register_forward_hook(tracer.post_hook))
+    modes = {m: m.training for m in model.modules()}
+    out, error, failed_line = None, None, None
+    try:
+        model.eval()
+        with torch.no_grad(), tracer:
+            out = model(x)
+    except Exception as exc:  # the reader's model may fail in any way: explain, do not crash
+        error = exc
+        failed_line = _traceback_user_line(exc)
+    finally:
+        for m, training in modes.items():
+            m.training = training
+        for h in handles:
+            h.remove()
+    failed = tracer.failed_step
+    if error is not None and tracer.pending:
+        module, name, inputs, line = tracer.pending[-1]
+        failed = _module_step(module, name, inputs, None) or Step(
+            "call", type(module).__name__, name, {}, None, None)
+        failed.in_shape = _shape(inputs[0]) if inputs else None
+        failed.attrs = dict(failed.attrs, input_full=tuple(inputs[0].shape) if inputs and
+                            isinstance(inputs[0], torch.Tensor) else None)
+        failed.line = line
+    unused = [(n, m) for n, m in model.named_modules()
+              if not list(m.children()) and id(m) not in tracer.called and _is_known_leaf(m)
+              and n]
+    result = Trace(steps=tracer.steps, layers=[], output_shape=_shape(out),
+                   output_type=type(out).__name__, error=error, failed_step=failed,
+                   failed_line=failed_line, unused=unused,
+                   total_params=sum(p.numel() for p in model.parameters()))
+    result.layers = _layers(tracer.steps)
+    return result
+
+
+def _traceback_user_line(exc: BaseException) -> tuple[str, int] | None:
+    """The last frame of the traceback that is the reader's code (not torch, not this file)."""
+    tb, found = exc.__traceback__, None
+    while tb is not None:
+        fname = tb.tb_frame.f_code.co_filename
+        if not _is_library(fname):
+            found = (fname, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+# ---------------------------------------------------------------------------------------------
+# From steps to compared layers: shortcuts moved next to their addition, activations attached
+
+def _walk(steps: list[Step], start) -> list:
+    """Producer chain from step ``start`` back to the input (-1), following first inputs."""
+    chain, seen = [], set()
+    while start is not None and start not in seen:
+        chain.append(start)
+        if start == -1:
+            break
+        seen.add(start)
+        srcs = steps[start].srcs
+        start = srcs[0] if srcs else None
+    return chain
+
+
+def _layers(steps: list[Step]) -> list[Layer]:
+    order = [i for i, s in enumerate(steps) if s.kind in _LAYER_KINDS]
+    shortcut: set[int] = set()
+    for i in order:
+        step = steps[i]
+        if step.kind != "add" or len(step.srcs) < 2:
+            continue
+        walk_a, walk_b = _walk(steps, step.srcs[0]), _walk(steps, step.srcs[1])
+        in_b = set(walk_b)
+        fork = next((j for j in walk_a if j in in_b), None)
+        if fork is None:
+            continue
+        chain_a = walk_a[:walk_a.index(fork)]
+        chain_b = walk_b[:walk_b.index(fork)]
+
+        def weight(chain):
+            return sum(steps[j].kind in ("conv", "linear") for j in chain)
+        side = chain_b if weight(chain_b) <= weight(chain_a) else chain_a
+        side_layers = [j for j in order if j in set(side) and j != i]
+        shortcut.update(side_layers)
+        # Move the shortcut's layers to just before the addition, in execution order.
+        order = [j for j in order if j not in side_layers]
+        at = order.index(i)
+        order[at:at] = side_layers
+    layers = {i: Layer(steps[i], shortcut=i in shortcut) for i in order}
+
+    def owner(j):
+        """The compared layer an activation or dropout at step j follows."""
+        src = steps[j].srcs[0] if steps[j].srcs else None
+        seen = set()
+        while src is not None and src != -1 and src not in seen:
+            seen.add(src)
+            if src in layers:
+                return src
+            src = steps[src].srcs[0] if steps[src].srcs else None
+        return None
+
+    for j, step in enumerate(steps):
+        if step.kind not in ("act", "dropout"):
+            continue
+        k = owner(j)
+        if k is None:
+            continue
+        if step.kind == "dropout":
+            layers[k].drop_steps.append(step)
+            continue
+        act = step.attrs["act"]
+        # An activation after a max-pool counts as following the layer before the pool.
+        while layers[k].kind == "maxpool" and act in _MONOTONIC:
+            before = owner(k)
+            if before is None:
+                break
+            k = before
+        if not layers[k].after or layers[k].after[-1] != act:  # relu(relu(x)) == relu(x)
+            layers[k].after += (act,)
+        layers[k].act_steps.append(step)
+    return [layers[i] for i in order]

@@ -1,0 +1,20 @@
+"""The book's models, built by name like torchvision's: ``cnnlib.models.get_model("lenet5")``.
+
+Each model reads like torchvision's ``models/alexnet.py``: ``features`` (convolutions),
+optional pooling, ``classifier`` (fully connected), and ``forward`` = features -> flatten ->
+classifier. Each class records the input it expects in ``input_size`` (C, H, W) and checks it in
+``forward``, so a wrong image size fails with the arithmetic instead of a matrix-shape error.
+"""
+
+from ._checks import check_input
+from ._registry import get_model, list_models, register
+from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetPaper, AlexNetTorchvision,
+                      alexnet_cifar, alexnet_half, alexnet_paper, alexnet_torchvision)
+from .lenet import LeNet5, lenet5
+from . import resnet  # noqa: F401  (registers the ResNets)
+
+__all__ = [
+    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5",
+    "alexnet_cifar", "alexnet_half", "alexnet_paper", "alexnet_torchvision", "check_input",
+    "get_model", "lenet5", "list_models", "register",
+]

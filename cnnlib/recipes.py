@@ -1,0 +1,202 @@
+"""Time-to-accuracy recipes: train a model as fast as this machine allows, stop at a target.
+
+    python -m cnnlib.recipes cifar_resnet18 --target 0.94         # the real run (a GPU)
+    python -m cnnlib.recipes cifar_resnet18 --quick                # a smoke test on a CPU
+
+A recipe is the book's ordinary code with every speed switch on: the whole dataset on the device
+in a :class:`~cnnlib.loader.TensorLoader` (crop + flip done batch-wise, no Python per image),
+:class:`~cnnlib.fast.FastSettings` resolved for the device, SGD with Nesterov momentum on a
+one-cycle schedule, label smoothing. Test accuracy is measured after every epoch and training
+stops at the first epoch that reaches the target. The wall time counts everything from the first
+training step to that evaluation (cuDNN autotuning and per-epoch evaluation included); loading
+the dataset from disk to the device is measured separately as ``setup_seconds``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import fast as _fast
+from .data import dataset_info, load_data
+from .fast import FastSettings
+from .models import get_model
+from .models._registry import _BUILDERS
+from .settings import RunSettings, pick_device, seed_everything
+from .train import StopTraining, fit
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that decides a time-to-accuracy run; ``epochs`` is the budget and the length of
+    the one-cycle schedule (the run may stop earlier, at ``target``)."""
+
+    model: str
+    dataset: str
+    target: float
+    epochs: int
+    batch_size: int = 512
+    max_lr: float = 0.2
+    pct_start: float = 0.25  # share of the steps spent warming the learning rate up
+    momentum: float = 0.9
+    nesterov: bool = True
+    weight_decay: float = 5e-4
+    label_smoothing: float = 0.1
+    augment: bool = True
+
+
+RECIPES: dict[str, Recipe] = {
+    "cifar_resnet18": Recipe(model="resnet18_cifar", dataset="cifar10", target=0.94, epochs=30),
+}
+
+# Quick mode: a smoke test of the whole path on a CPU, not a result.
+QUICK = {"train_size": 512, "test_size": 256, "epochs": 1}
+
+
+def build_model(name: str, channels: int = 3, num_classes: int = 10) -> torch.nn.Module:
+    """A registered model for a dataset's channels (passes ``in_channels`` where the builder
+    takes it, as LeNet-5's does; the others are RGB models)."""
+    model = get_model(name, num_classes=num_classes, **(
+        {"in_channels": channels} if name in _BUILDERS
+        and "in_channels" in inspect.signature(_BUILDERS[name]).parameters else {}))
+    return model
+
+
+def default_out(kind: str, device: torch.device, mode: str) -> Path:
+    """``benchmarks/<kind>-<device>-<date>-<mode>.json`` next to the package."""
+    from .bench import RESULTS_DIR, device_slug
+
+    date = time.strftime("%Y-%m-%d")
+    return RESULTS_DIR / f"{kind}-{device_slug(device)}-{date}-{mode}.json"
+
+
+def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
+               epochs: int | None = None, quick: bool = False, model: str | None = None,
+               train_size: int | None = None, test_size: int | None = None,
+               device: str | torch.device | None = None, seed: int = 0,
+               fast: FastSettings | None = None, progress: bool = False,
+               root=None) -> dict:
+    """Run a recipe and return its measured result (a JSON-ready dict)."""
+    from .bench import machine_info
+
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
+    recipe = replace(RECIPES[name], **{k: v for k, v in
+                                       {"target": target, "epochs": epochs, "model": model}.items()
+                                       if v is not None})
+    if quick:
+        train_size = train_size or QUICK["train_size"]
+        test_size = test_size or QUICK["test_size"]
+        recipe = replace(recipe, epochs=epochs or QUICK["epochs"])
+    if not 0 < recipe.target <= 1:
+        raise ValueError(f"target is a test accuracy between 0 and 1, got {recipe.target}")
+    if recipe.epochs < 1:
+        raise ValueError(f"the epoch budget must be at least 1, got {recipe.epochs}")
+    device = pick_device(device)
+    fast = _fast.settings_for(device, fast)
+    run = RunSettings(mode="quick" if quick else "full", device=device, seed=seed)
+    seed_everything(seed)
+
+    start = time.perf_counter()
+    data = load_data(recipe.dataset, run, batch_size=recipe.batch_size, augment=recipe.augment,
+                     train_size=train_size, test_size=test_size, root=root,
+                     eval_batch_size=fast.eval_batch_size or 1000)
+    data.train.channels_last = data.test.channels_last = bool(fast.channels_last)
+    info = dataset_info(recipe.dataset)
+    net = build_model(recipe.model, info.channels, len(info.classes))
+    net = net.to(device)
+    _fast.synchronize(device)
+    setup_seconds = time.perf_counter() - start
+
+    optimizer = _fast.make_optimizer(net, "sgd", lr=recipe.max_lr, momentum=recipe.momentum,
+                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
+                                     fast=fast)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=recipe.max_lr, total_steps=recipe.epochs * len(data.train),
+        pct_start=recipe.pct_start)
+    loss_fn = functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
+    reached: dict = {}
+
+    def stop_at_target(epoch, history):
+        if history.last["test_acc"] >= recipe.target:
+            reached.update(epoch=epoch, seconds=time.perf_counter() - start)
+            raise StopTraining
+
+    _fast.synchronize(device)
+    start = time.perf_counter()
+    history = fit(net, data.train, data.test, epochs=recipe.epochs, optimizer=optimizer,
+                  scheduler=scheduler, scheduler_per_batch=True, loss_fn=loss_fn, fast=fast,
+                  progress=progress, callbacks=[stop_at_target])
+    wall = time.perf_counter() - start
+    return {
+        "kind": "recipe", "recipe": name, "mode": run.mode, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **machine_info(device), "settings": asdict(recipe), "fast": fast.as_dict(),
+        "train_images": data.train.dataset_size, "test_images": data.test.dataset_size,
+        "setup_seconds": setup_seconds, "target": recipe.target,
+        "reached": bool(reached), "epochs_to_target": reached.get("epoch"),
+        "seconds_to_target": reached.get("seconds"), "epochs_run": len(history),
+        "wall_seconds": wall, "final_test_acc": history.last["test_acc"],
+        "best_test_acc": max(history["test_acc"]), "history": history.rows,
+    }
+
+
+def format_recipe(result: dict) -> str:
+    """A few lines a reader can check against the JSON."""
+    lines = [f"{result['recipe']} ({result['settings']['model']} on {result['settings']['dataset']}, "
+             f"{result['mode']} mode, {result['train_images']} training images) on "
+             f"{result['device_name']}, {result['date']}"]
+    lines.append(f"setup (data to the device): {result['setup_seconds']:.1f} s")
+    for row in result["history"]:
+        lines.append(f"  epoch {row['epoch']:>3}  test acc {100 * row['test_acc']:6.2f}%  "
+                     f"{row['seconds']:7.1f} s")
+    if result["reached"]:
+        lines.append(f"target {100 * result['target']:.1f}% reached in epoch "
+                     f"{result['epochs_to_target']}, {result['seconds_to_target']:.1f} s of training")
+    else:
+        lines.append(f"target {100 * result['target']:.1f}% not reached in {result['epochs_run']} "
+                     f"epoch(s) ({result['wall_seconds']:.1f} s); final test accuracy "
+                     f"{100 * result['final_test_acc']:.2f}%")
+    if result["mode"] == "quick":
+        lines.append("(quick mode: a smoke test on a subset, not a result)")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.recipes", description=__doc__.split("\n")[0])
+    parser.add_argument("recipe", choices=sorted(RECIPES))
+    parser.add_argument("--target", type=float, help="test accuracy to stop at (0..1)")
+    parser.add_argument("--epochs", type=int, help="epoch budget (= one-cycle schedule length)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke test: {QUICK['train_size']} training images, 1 epoch")
+    parser.add_argument("--model", help="another registered model (e.g. lenet5 for a fast check)")
+    parser.add_argument("--train-size", type=int)
+    parser.add_argument("--test-size", type=int)
+    parser.add_argument("--device", help="cuda, cpu, ... (default: the best available)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compile", action="store_true", help="also torch.compile the model")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    parser.add_argument("--out", type=Path, help="JSON result path (default: benchmarks/...)")
+    args = parser.parse_args(argv)
+    result = run_recipe(args.recipe, target=args.target, epochs=args.epochs, quick=args.quick,
+                        model=args.model, train_size=args.train_size, test_size=args.test_size,
+                        device=args.device, seed=args.seed,
+                        fast=FastSettings(compile=args.compile), progress=args.progress)
+    out = args.out or default_out(f"recipe-{args.recipe}", torch.device(result["device"]),
+                                  result["mode"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(format_recipe(result))
+    print(f"written: {out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""cnnlib.drills: equivalent models pass, each classic mistake is named, nothing raises."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnlib.drills import check, get_reference, list_references
+from cnnlib.layers import LocalResponseNorm
+from cnnlib.models import get_model
+from cnnlib.models.resnet import BasicBlock, Bottleneck, conv1x1
+
+
+def verdict(model, reference, **kwargs):
+    return check(model, reference, verbose=False, **kwargs)
+
+
+def assert_says(result, *words):
+    """The result failed, and its explanation contains every word (case-insensitive)."""
+    assert not result.ok, result.text
+    text = result.text.lower()
+    missing = [w for w in words if w.lower() not in text]
+    assert not missing, f"{missing} not in:\n{result.text}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Models written by hand, the ways readers write them
+
+class LeNetFunctional(nn.Module):
+    """LeNet-5 as in the PyTorch tutorial: F.relu, F.max_pool2d after the ReLU, x.view."""
+
+    def __init__(self, c3_padding=0, c3_stride=1, f6_in=120, flatten="view"):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5)
+        self.conv2 = nn.Conv2d(6, 16, 5, stride=c3_stride, padding=c3_padding)
+        self.conv3 = nn.Conv2d(16, 120, 5)
+        self.fc1 = nn.Linear(f6_in, 84)
+        self.fc2 = nn.Linear(84, 10)
+        self.flatten = flatten
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.relu(F.max_pool2d(self.conv2(x), kernel_size=2, stride=2))  # ReLU after the pool
+        x = F.relu(self.conv3(x))
+        x = x.view(x.size(0), -1) if self.flatten == "view" else x.view(-1, 60)
+        x = F.relu(self.fc1(x))
+        return self.fc2(x)
+
+
+class LeNetLinearC5(nn.Module):
+    """C5 written as Linear(400, 120) on the flattened 16×5×5 maps: the same function."""
+
+    def __init__(self, fc1_in=16 * 5 * 5):
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+                                      nn.Conv2d(6, 16, 5), nn.ReLU(inplace=True), nn.MaxPool2d(2))
+        self.fc1 = nn.Linear(fc1_in, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = torch.flatten(self.features(x), 1)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
+
+
+def alexnet_cifar_sequential(conv5_padding=1):
+    """AlexNet for CIFAR-10 as one nn.Sequential with nn.Flatten and inplace ReLUs."""
+    return nn.Sequential(
+        nn.Conv2d(3, 64, 3, stride=2, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(64, 192, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(256, 256, 3, padding=conv5_padding), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(256 * 2 * 2, 4096), nn.ReLU(inplace=True),
+        nn.Dropout(0.5), nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Linear(4096, 10))
+
+
+class MyBasicBlock(nn.Module):
+    """A CIFAR-tutorial block: the shortcut is computed first, activations are F.relu."""
+
+    def __init__(self, cin, cout, stride=1, project=True, relu_before_bn=False, bias=False,
+                 add=True):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=bias)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if project and (stride != 1 or cin != cout):
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
+                                          nn.BatchNorm2d(cout))
+        self.relu_before_bn, self.add = relu_before_bn, add
+
+    def forward(self, x):
+        identity = self.shortcut(x)
+        if self.relu_before_bn:
+            out = self.bn1(F.relu(self.conv1(x)))
+        else:
+            out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if not self.add:
+            return F.relu(out)
+        return F.relu(out + identity)
+
+
+class PreActivationBlock(MyBasicBlock):
+    """BN → ReLU → conv: BatchNorm before each convolution instead of after it."""
+
+    def forward(self, x):
+        out = self.conv1(F.relu(self.bn1(x)))
+        out = self.conv2(F.relu(self.bn2(out)))
+        return out + self.shortcut(x)
+
+
+def projection(cin, cout, stride):
+    return nn.Sequential(conv1x1(cin, cout, stride), nn.BatchNorm2d(cout))
+
+
+# ---------------------------------------------------------------------------------------------
+# Correct models pass
+
+def test_every_reference_is_listed_and_has_an_input_size():
+    names = list_references()
+    for name in ("lenet5", "lenet5_classic", "alexnet_paper", "alexnet_torchvision",
+                 "alexnet_cifar", "basic_block", "basic_block_down", "bottleneck",
+                 "bottleneck_down", "resnet18", "resnet18_cifar", "resnet20"):
+        assert name in names
+        assert len(get_reference(name).input_size) == 3
+
+
+@pytest.mark.parametrize("name, build", [
+    ("lenet5", lambda: get_model("lenet5")),
+    ("lenet5_classic", lambda: get_model("lenet5", classic=True)),
+    ("lenet5", LeNetFunctional),
+    ("alexnet_cifar", lambda: get_model("alexnet_cifar")),
+    ("alexnet_cifar", alexnet_cifar_sequential),
+    ("basic_block", lambda: BasicBlock(64, 64)),
+    ("basic_block", lambda: MyBasicBlock(64, 64)),
+    ("basic_block_down", lambda: BasicBlock(64, 128, 2, projection(64, 128, 2))),
+    ("basic_block_down", lambda: MyBasicBlock(64, 128, 2)),
+    ("bottleneck", lambda: Bottleneck(256, 64)),
+    ("bottleneck_down", lambda: Bottleneck(256, 128, 2, projection(256, 512, 2))),
+    ("resnet20", lambda: get_model("resnet20")),
+])
+def test_correct_models_pass(name, build):
+    result = verdict(build(), name)
+    assert result.ok, result.text
+    assert result.first_divergence is None
+    assert result.text.startswith("✓")
+    assert all(row["match"] for row in result.rows)
+
+
+def test_a_linear_c5_is_accepted_with_a_note():
+    result = verdict(LeNetLinearC5(), "lenet5")
+    assert result.ok, result.text
+    assert any("full connection" in note for note in result.notes)
+
+
+def test_dropout_on_the_other_side_of_the_layer_is_accepted_with_a_note():
+    model = alexnet_cifar_sequential()
+    # The paper's reading: dropout after fc6 and fc7's ReLUs instead of before fc6 and fc7.
+    model = nn.Sequential(*list(model)[:14], nn.Linear(1024, 4096), nn.ReLU(), nn.Dropout(),
+                          nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(), nn.Linear(4096, 10))
+    result = verdict(model, "alexnet_cifar")
+    assert result.ok, result.text
+    assert any("dropout" in note for note in result.notes)
+
+
+def test_check_restores_training_mode_and_leaves_no_hooks():
+    model = LeNetFunctional().train()
+    verdict(model, "lenet5")
+    assert model.training and all(m.training for m in model.modules())
+    assert not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+
+
+# ---------------------------------------------------------------------------------------------
+# The classic mistakes, each named
+
+def test_extra_padding_is_explained_with_the_arithmetic():
+    result = verdict(LeNetFunctional(c3_padding=1), "lenet5")
+    assert_says(result, "layer 3 (Conv2d) outputs 16×12×12, expected 16×10×10",
+                "padding=1", "LeNet-5's C3 uses none", "= 12")
+    assert result.first_divergence[0] == 3
+    assert "self.conv2 = nn.Conv2d(6, 16, 5, stride=c3_stride, padding=c3_padding)" in result.text
+
+
+def test_missing_padding():
+    result = verdict(alexnet_cifar_sequential(conv5_padding=0), "alexnet_cifar")
+    assert_says(result, "layer 7", "256×2×2, expected 256×4×4", "no padding", "padding=1")
+
+
+def test_wrong_stride():
+    result = verdict(LeNetFunctional(c3_stride=2), "lenet5")
+    assert_says(result, "stride=2", "stride 1", "16×5×5, expected 16×10×10")
+
+
+def test_wrong_flatten_size_names_what_the_convolutions_output():
+    result = verdict(LeNetLinearC5(fc1_in=16 * 4 * 4), "lenet5")
+    assert_says(result, "expected 256 inputs, got 400", "16×5×5 = 400", "nn.Linear(400, 120)")
+    assert "self.fc1 = nn.Linear(fc1_in, 120)" in result.text
+
+
+def test_flatten_that_mixes_images():
+    result = verdict(LeNetFunctional(flatten="mix"), "lenet5")
+    assert_says(result, "x.view", "mix images", "torch.flatten(x, 1)")
+
+
+def test_missing_downsample_shortcut_is_caught_and_explained():
+    result = verdict(MyBasicBlock(64, 128, stride=2, project=False), "basic_block_down")
+    assert_says(result, "does not run", "residual addition", "128×28×28 and 64×56×56",
+                "no projection", "1×1 conv")
+    assert "return F.relu(out + identity)" in result.text
+
+
+def test_missing_residual_addition():
+    result = verdict(MyBasicBlock(64, 64, add=False), "basic_block")
+    assert_says(result, "no residual addition", "out + identity")
+
+
+def test_batchnorm_before_the_convolution():
+    result = verdict(PreActivationBlock(64, 64), "basic_block")
+    assert_says(result, "swapped", "batchnorm then a convolution", "conv → BN → ReLU")
+
+
+def test_relu_before_batchnorm():
+    result = verdict(MyBasicBlock(64, 128, 2, relu_before_bn=True), "basic_block_down")
+    assert_says(result, "ReLU comes between layer 1", "normalises first")
+
+
+def test_conv_bias_before_batchnorm():
+    result = verdict(MyBasicBlock(64, 128, 2, bias=True), "basic_block_down")
+    assert_says(result, "has a bias", "bias=False", "73,856", "73,728")
+
+
+def test_forgotten_groups_in_alexnet():
+    model = get_model("alexnet_paper", groups=1, init="pytorch")
+    result = verdict(model, "alexnet_paper")
+    assert_says(result, "layer 4", "conv2", "groups=2 missing", "expected 307,456 params",
+                "got 614,656")
+
+
+def test_pytorch_lrn_alpha_convention_is_explained():
+    from cnnlib.drills import Reference, register_reference
+    if "test_conv_lrn" not in list_references():
+        register_reference(Reference(
+            "test_conv_lrn", "conv + LRN (test)", input_size=(8, 8, 8),
+            build=lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), LocalResponseNorm())))
+    paper = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0))
+    assert verdict(paper, "test_conv_lrn").ok  # PyTorch's alpha is per size: 5e-4 / 5 = 1e-4
+    naive = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0))
+    assert_says(verdict(naive, "test_conv_lrn"), "divides alpha by size", "alpha=0.0005")
+
+
+def test_tanh_model_is_pointed_to_the_classic_reference():
+    result = verdict(get_model("lenet5", classic=True), "lenet5")
+    assert_says(result, "tanh", "ReLU", "reference='lenet5_classic'")
+
+
+def test_softmax_at_the_end_is_flagged():
+    class Softmaxed(LeNetFunctional):
+        def forward(self, x):
+            return F.softmax(super().forward(x), dim=1)
+    assert_says(verdict(Softmaxed(), "lenet5"), "softmax", "CrossEntropyLoss")
+
+
+def test_functional_dropout_left_on_in_eval():
+    class Dropped(LeNetFunctional):
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = torch.flatten(F.relu(self.conv3(x)), 1)
+            x = F.dropout(x, 0.5)
+            return self.fc2(F.relu(self.fc1(x)))
+    assert_says(verdict(Dropped(), "lenet5"), "training=self.training",
+                "x = F.dropout(x, 0.5)")
+
+
+def test_parameters_never_used_in_forward():
+    model = LeNetFunctional()
+    model.spare = nn.Linear(10, 10)
+    assert_says(verdict(model, "lenet5"), "forward never calls spare (Linear)")
+
+
+# ---------------------------------------------------------------------------------------------
+# Models that do not run: a message, never an exception
+
+def test_a_forward_that_raises_is_reported_not_raised():
+    class Unfinished(LeNetFunctional):
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            raise NotImplementedError("the rest on Monday")
+    result = verdict(Unfinished(), "lenet5")
+    assert_says(result, "does not run", "NotImplementedError: the rest on Monday",
+                "after layer 2 (F.max_pool2d → 6×14×14)", "match LeNet-5")
+    assert result.first_divergence[0] == 3
+    assert "Traceback" not in result.text
+
+
+def test_a_shape_error_names_the_layer_and_the_fix():
+    class NoFlatten(LeNetFunctional):
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            return self.fc2(F.relu(self.fc1(F.relu(self.conv3(x)))))
+    assert_says(verdict(NoFlatten(), "lenet5"), "4-D tensor 120×1×1", "flatten the maps first")
+
+
+def test_forward_without_return():
+    class NoReturn(LeNetFunctional):
+        def forward(self, x):
+            super().forward(x)
+    assert_says(verdict(NoReturn(), "lenet5"), "returned NoneType", "return x")
+
+
+def test_no_model_yet_and_a_class_instead_of_an_instance():
+    result = verdict(None, "lenet5")
+    assert not result.ok and "write your LeNet-5" in result.text
+    assert verdict(LeNetFunctional, "lenet5").ok  # a class is built with no arguments
+
+
+def test_bad_arguments_fail_clearly():
+    with pytest.raises(ValueError, match="did you mean 'lenet5'"):
+        check(LeNetFunctional(), "lenet")
+    with pytest.raises(TypeError, match="nn.Module"):
+        check("LeNet", "lenet5")
+
+
+# ---------------------------------------------------------------------------------------------
+# The result object
+
+def test_result_prints_once_and_reprs_its_verdict(capsys):
+    result = check(LeNetFunctional(c3_padding=1), "lenet5")
+    printed = capsys.readouterr().out
+    assert printed.strip() == result.text.strip() == repr(result).strip()
+    assert "#  yours" in printed and "✗" in printed
+    verdict(LeNetFunctional(), "lenet5")
+    assert capsys.readouterr().out == ""
+
+    class Printer:
+        def __init__(self):
+            self.out = ""
+
+        def text(self, s):
+            self.out += s
+    p = Printer()
+    result._repr_pretty_(p, False)
+    assert p.out == result.text
+
+
+def test_rows_compare_layer_by_layer():
+    result = verdict(LeNetFunctional(c3_padding=1), "lenet5")
+    assert [row["match"] for row in result.rows[:3]] == [True, True, False]
+    assert result.rows[2]["yours_shape"] == (16, 12, 12)
+    assert result.rows[2]["reference_shape"] == (16, 10, 10)
+    assert result.rows[2]["label"] == "C3"
