@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test install unit notebooks clean
+.PHONY: book test install unit notebooks practice clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ book: $(STAMP)
 
 # Notebooks run in quick mode here, whatever the machine: CI checks logic, not accuracy.
 test: $(STAMP)
-	CNNLIB_MODE=quick $(PY) -m pytest tests chapters --nbval-lax \
+	CNNLIB_MODE=quick $(PY) -m pytest tests chapters whiteboard book --nbval-lax \
 		--sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
 	$(PY) -m jupyter_book build . -W -n --keep-going --quiet
 	@echo "make test: all passed; the book is in $(CURDIR)/_build/html/index.html"
@@ -33,7 +33,12 @@ unit: $(STAMP)
 	CNNLIB_MODE=quick $(PY) -m pytest tests -q
 
 notebooks: $(STAMP)
-	CNNLIB_MODE=quick $(PY) -m pytest chapters --nbval-lax --sanitize-with tests/nbval_sanitize.cfg -q
+	CNNLIB_MODE=quick $(PY) -m pytest chapters whiteboard book --nbval-lax \
+		--sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
+
+# Practice copies of the chapters (code cells emptied) in practice/; CI checks they are current.
+practice: $(STAMP)
+	$(PY) tools/make_practice.py
 
 clean:
 	rm -rf _build

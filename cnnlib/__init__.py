@@ -8,20 +8,22 @@
 Modules, one job each: settings (device/mode/seed), data (datasets), loader (tensor loader with
 on-device augmentation), train (fit/evaluate), summary (layer tables), arithmetic (shapes and
 parameter counts), plots (figures), layers (LRN and dropout written from scratch), models
-(the registry: ``cnnlib.models.get_model("lenet5")``).
+(the registry: ``cnnlib.models.get_model("lenet5")``), fast (the speed switches, FastSettings),
+bench and recipes (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``: measured speed).
 """
 
 __version__ = "0.1.0"
 
 from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
+from .fast import FastSettings
 from .loader import TensorLoader
 from .settings import RunSettings, banner, pick_device, pick_mode, seed_everything, setup
 from .summary import format_table, summary
 from .train import History, evaluate, fit, predict
-from . import arithmetic, layers, models, plots  # noqa: E402  (submodules, by name)
+from . import arithmetic, fast, layers, models, plots  # noqa: E402  (submodules, by name)
 
 __all__ = [
-    "DATASETS", "DatasetUnavailableError", "History", "RunSettings", "TensorLoader", "banner",
+    "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings", "TensorLoader", "banner",
     "channel_stats", "data_root", "evaluate", "fit", "format_table", "load_data", "load_tensors",
     "pick_device", "pick_mode", "predict", "seed_everything", "setup", "summary",
 ]

@@ -125,7 +125,8 @@ def device_peak(device: torch.device) -> dict:
                 "how": f"unknown GPU {name!r}: add it to cnnlib.bench.GPU_PEAKS"}
     if device.type == "cpu":
         return cpu_peak()
-    return {"flops": None, "precision": None, "estimate": False, "how": f"unknown for {device.type}"}
+    return {"flops": None, "precision": None, "estimate": False,
+            "how": f"unknown for {device.type}"}
 
 
 def device_label(device: torch.device) -> str:
@@ -160,7 +161,8 @@ def machine_info(device: torch.device) -> dict:
 
 @dataclass(frozen=True)
 class Plan:
-    """How long to measure: warm-up steps (not timed), then ``repeats`` timed runs of as many
+    """How long to measure: warm-up steps (not timed: at least ``min_warmup``, then more until
+    ``warmup_s`` seconds have passed, at most ``warmup``), then ``repeats`` timed runs of as many
     steps as fill ``target_s`` (within ``min_steps..max_steps``); fewer repeats if the group
     would take longer than ``budget_s``."""
 
@@ -173,12 +175,15 @@ class Plan:
     train_batch: int = 128
     data_images: int = 50_000
     eval_images: int = 10_000
+    min_warmup: int = 1
+    warmup_s: float = 0.0
 
 
 PLANS = {
-    "quick": Plan(warmup=1, min_steps=1, max_steps=20, target_s=1.0, repeats=3, budget_s=10.0,
-                  data_images=10_000, eval_images=2_000),
-    "full": Plan(warmup=10, min_steps=20, max_steps=500, target_s=5.0, repeats=5, budget_s=60.0),
+    "quick": Plan(warmup=10, min_steps=1, max_steps=20, target_s=1.5, repeats=3, budget_s=12.0,
+                  data_images=10_000, eval_images=2_000, min_warmup=1, warmup_s=0.5),
+    "full": Plan(warmup=100, min_steps=20, max_steps=500, target_s=3.0, repeats=5, budget_s=30.0,
+                 min_warmup=5, warmup_s=2.0),
 }
 
 
@@ -194,15 +199,18 @@ def measure(runs: dict, items_per_step: dict, device, plan: Plan, steps: int | N
             max_steps: dict | None = None) -> dict:
     """Items/s of each ``run(n_steps)`` in ``runs``, measured side by side.
 
-    Each run is warmed up (its last warm-up step timed, to choose its step count: enough to fill
-    ``plan.target_s``), then the runs take turns, ``repeats`` times; the result is each run's
-    median rate, with the raw times. ``steps`` fixes one step count for all runs instead.
+    Each run is warmed up one step at a time (the last warm-up step's time chooses its step
+    count: enough to fill ``plan.target_s``), then the runs take turns, ``repeats`` times; the
+    result is each run's median rate, with the raw times. ``steps`` fixes one step count for all
+    runs instead.
     """
     probe = {}
     for name, run in runs.items():
-        if plan.warmup > 1:
-            run(plan.warmup - 1)
-        probe[name] = _timed(run, 1, device) if plan.warmup > 0 else None
+        probe[name], done, start = None, 0, time.perf_counter()
+        while done < plan.warmup and (done < plan.min_warmup
+                                      or time.perf_counter() - start < plan.warmup_s):
+            probe[name] = _timed(run, 1, device)
+            done += 1
     counts = {}
     for name, t in probe.items():
         top = (max_steps or {}).get(name, plan.max_steps)
@@ -243,7 +251,7 @@ def endless(loader):
 
 def bare_train(model, batches, optimizer, device, fast: FastSettings, scaler=None) -> None:
     """The minimal training loop: the same arithmetic as ``fit``, none of its bookkeeping."""
-    scaler = scaler or _fast.grad_scaler(device, fast)
+    scaler = _fast.grad_scaler(device, fast) if scaler is None else scaler
     model.train()
     for x, y in batches:
         x, y = _fast.to_device(x, y, device, fast)
@@ -338,7 +346,8 @@ def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -
                  "book_batch_size": eval_batch, "baseline_batch_size": batch, "raw": evals},
         "overhead": {"fit_images_per_s": overhead["fit"]["per_s"],
                      "bare_images_per_s": overhead["bare"]["per_s"],
-                     "overhead_pct": 100 * (overhead["bare"]["per_s"] / overhead["fit"]["per_s"] - 1),
+                     "overhead_pct": 100 * (overhead["bare"]["per_s"]
+                                            / overhead["fit"]["per_s"] - 1),
                      "raw": overhead},
     }
 
@@ -366,16 +375,16 @@ def bench_data_path(device, fast: FastSettings, plan: Plan, data: dict,
                     x.to(device), y.to(device)
         return run
 
-    for loader in loaders.values():  # warm-up: one batch each (imports, caches, allocations)
-        next(iter(loader))
+    # one step = one epoch; warm-up: one epoch each (imports, caches, allocations)
     result = measure({k: epochs(v) for k, v in loaders.items()}, dict.fromkeys(loaders, n),
-                     device, replace(plan, warmup=0, repeats=plan.repeats), steps=1)
+                     device, replace(plan, min_warmup=1, warmup=1, min_steps=1))
     out = {"images": n, "batch_size": batch, "augment": "random crop (padding 4) + flip"}
     for name, r in result.items():
         out[name] = {"images_per_s": r["per_s"], "seconds": r["seconds"]}
     for w in workers:
         key = f"dataloader_pil_workers{w}"
-        out[f"speedup_vs_workers{w}"] = out["tensor_loader"]["images_per_s"] / out[key]["images_per_s"]
+        out[f"speedup_vs_workers{w}"] = (out["tensor_loader"]["images_per_s"]
+                                         / out[key]["images_per_s"])
     return out
 
 
@@ -419,6 +428,31 @@ def run_benchmark(mode: str = "quick", models=DEFAULT_MODELS, device=None,
                     / peak["flops"])
             result["models"][name] = row
     return result
+
+
+def roofline_rows(models=DEFAULT_MODELS, gpus=("H100", "A100", "T4"), images: int = 50_000,
+                  cpu: bool = True) -> list[dict]:
+    """The physical limit, by arithmetic only: FLOPs per training image of each model, and the
+    shortest possible CIFAR-10 epoch (``images`` images) at each device's peak; no device runs
+    at its peak, so real epochs are longer. ``cpu`` adds this machine's CPU (an estimate)."""
+    peaks = {key: flops for key, flops, _ in GPU_PEAKS}
+    columns = {f"{g} s/epoch": peaks[g] for g in gpus}
+    if cpu and cpu_peak()["flops"]:
+        columns["this CPU s/epoch (est.)"] = cpu_peak()["flops"]
+    rows = []
+    for name in models:
+        flops = flops_per_image(_build(name, "cpu"), (1, 3, 32, 32), training=True)
+        row = {"model": name, "GFLOP/image": f"{flops / 1e9:.3f}"}
+        row.update({k: f"{images * flops / peak:.3g}" for k, peak in columns.items()})
+        rows.append(row)
+    return rows
+
+
+def roofline_note(gpus=("H100", "A100", "T4")) -> str:
+    """Where the peaks of :func:`roofline_rows` come from."""
+    used = ", ".join(f"{name} {flops / 1e12:g} TFLOP/s ({precision})"
+                     for name, flops, precision in GPU_PEAKS if name in gpus)
+    return f"peaks used: {used} (data sheets, dense)\nthis CPU: {cpu_peak()['how']}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,14 +501,16 @@ def format_result(r: dict) -> str:
 
         return format_recipe(r)
     v = r["versions"]
+    threads = f", torch threads: {r['machine']['torch_threads']}" if r["device"] == "cpu" else ""
     lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}: {r['device_name']} "
-             f"({r['device']}), torch {v['torch']}",
+             f"({r['device']}{threads}), torch {v['torch']}",
              f"peak: {_flops(r['peak']['flops'])} {r['peak'].get('precision') or ''} "
              f"({r['peak']['how']})", ""]
     if r.get("models"):
         batch = next(iter(r["models"].values()))["train"]["batch_size"]
-        lines.append(f"{'training, images/s (batch ' + str(batch) + ')':<34}{'book':>9}{'baseline':>10}"
-                     f"{'ratio':>8}{'GFLOP/image':>13}{'of peak':>9}")
+        title = f"training, images/s (batch {batch})"
+        lines.append(f"{title:<34}{'book':>9}{'baseline':>10}{'ratio':>8}{'GFLOP/image':>13}"
+                     f"{'of peak':>9}")
         for name, m in r["models"].items():
             t = m["train"]
             frac = t.get("fraction_of_peak")
@@ -496,7 +532,8 @@ def format_result(r: dict) -> str:
     if d:
         lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images, {d['augment']}, "
                       "normalised, on the device"]
-        lines.append(f"  {'TensorLoader':<34}{_rate(d['tensor_loader']['images_per_s']):>9} images/s")
+        rate = _rate(d["tensor_loader"]["images_per_s"])
+        lines.append(f"  {'TensorLoader':<34}{rate:>9} images/s")
         for key, value in d.items():
             if key.startswith("dataloader_pil_workers"):
                 w = key.rsplit("workers", 1)[1]
@@ -508,11 +545,68 @@ def format_result(r: dict) -> str:
     return "\n".join(lines)
 
 
-def format_results(results: list[dict]) -> str:
-    """Every recorded run, one block each; says so when there is none yet."""
+TARGETS = {"loader_speedup": 20.0, "overhead_pct": 5.0, "h100_seconds": 30.0,
+           "h100_accuracy": 0.94}
+
+
+def target_rows(results: list[dict] | None = None) -> list[dict]:
+    """The book's speed goals, each judged from the latest recorded run that can judge it, or
+    "not yet measured" when there is none."""
+    results = load_results() if results is None else results
+    benches = [r for r in results if r.get("kind") == "bench"]
+    rows = []
+
+    two_core = [r for r in benches if r["device"] == "cpu" and r["machine"]["cores"] == 2
+                and r.get("data_path") and r["data_path"]["images"] >= 10_000]
+    goal = f"tensor loader >= {TARGETS['loader_speedup']:g}x DataLoader + PIL, 2-core CPU"
+    if two_core:
+        r = two_core[-1]
+        d = r["data_path"]
+        ratios = {k.rsplit("workers", 1)[1]: v for k, v in d.items()
+                  if k.startswith("speedup_vs_workers")}
+        worst = min(ratios.values())
+        rows.append({"goal": goal, "measured": ", ".join(
+            f"{v:.1f}x vs {w} workers" for w, v in ratios.items()) + f" ({r['file']})",
+            "status": "met" if worst >= TARGETS["loader_speedup"] else "not met"})
+    else:
+        rows.append({"goal": goal, "measured": "-", "status": "not yet measured"})
+
+    goal = f"fit's overhead over a bare loop <= {TARGETS['overhead_pct']:g}%"
+    with_models = [r for r in benches if r.get("models")]
+    if with_models:
+        r = with_models[-1]
+        pcts = {name: m["overhead"]["overhead_pct"] for name, m in r["models"].items()}
+        rows.append({"goal": goal, "measured": ", ".join(
+            f"{name} {p:.1f}%" for name, p in pcts.items()) + f" ({r['file']})",
+            "status": "met" if max(pcts.values()) <= TARGETS["overhead_pct"] else "not met"})
+    else:
+        rows.append({"goal": goal, "measured": "-", "status": "not yet measured"})
+
+    goal = (f"ResNet-18 >= {100 * TARGETS['h100_accuracy']:g}% on CIFAR-10 in "
+            f"<= {TARGETS['h100_seconds']:g} s, one H100")
+    runs = [r for r in results if r.get("kind") == "recipe" and r["mode"] == "full"
+            and "H100" in r["device_name"] and r["settings"]["model"] == "resnet18_cifar"
+            and r["target"] >= TARGETS["h100_accuracy"]]
+    if runs:
+        r = runs[-1]
+        met = r["reached"] and r["seconds_to_target"] <= TARGETS["h100_seconds"]
+        measured = (f"{100 * r['target']:g}% in {r['seconds_to_target']:.1f} s" if r["reached"]
+                    else f"not reached: {100 * r['final_test_acc']:.2f}% after "
+                         f"{r['wall_seconds']:.1f} s")
+        rows.append({"goal": goal, "measured": f"{measured} ({r['file']})",
+                     "status": "met" if met else "not met"})
+    else:
+        rows.append({"goal": goal, "measured": "-",
+                     "status": "not yet measured (no recorded run on an H100)"})
+    return rows
+
+
+def format_results(results: list[dict], kind: str = "bench") -> str:
+    """Every recorded run, one block each; says so when there is none yet (of ``kind``)."""
     if not results:
-        return ("No benchmark results are recorded yet. Run `python -m cnnlib.bench --quick` "
-                "(or --full on a GPU) to make one in benchmarks/.")
+        command = ("python -m cnnlib.recipes cifar_resnet18 --target 0.94` on a GPU"
+                   if kind == "recipe" else "python -m cnnlib.bench --quick` (or --full on a GPU)")
+        return f"No {kind} results are recorded yet. Run `{command} to make one in benchmarks/."
     return "\n\n".join(format_result(r) for r in results)
 
 
@@ -527,30 +621,39 @@ def main(argv=None) -> dict:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS),
                         help="comma-separated model names (default: %(default)s)")
     parser.add_argument("--device", help="cuda, cpu, ... (default: the best available)")
-    parser.add_argument("--out", type=Path, help="JSON path (default: benchmarks/<device>-<date>-<mode>.json)")
+    parser.add_argument("--out", type=Path,
+                        help="JSON path (default: benchmarks/<device>-<date>-<mode>.json)")
     parser.add_argument("--workers", type=int, default=2,
                         help="DataLoader workers of the baseline (default 2, as PyTorch's "
                              "CIFAR-10 tutorial)")
-    parser.add_argument("--no-data-path", action="store_true", help="skip the data-path measurement")
+    parser.add_argument("--no-data-path", action="store_true",
+                        help="skip the data-path measurement")
     parser.add_argument("--data-workers", default="0,2",
                         help="DataLoader workers to time in the data path (default: %(default)s)")
     parser.add_argument("--compile", action="store_true", help="also torch.compile the models")
+    parser.add_argument("--threads", type=int,
+                        help="torch CPU threads (default: torch's choice; on a shared machine "
+                             "--threads 1 avoids threads waiting for each other)")
     parser.add_argument("--data-images", type=int, help="images for the data path and training")
     parser.add_argument("--eval-images", type=int, help="test images to evaluate on")
     parser.add_argument("--max-steps", type=int, help="cap on timed steps per measurement")
     parser.add_argument("--repeats", type=int, help="timed repeats per measurement")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     mode = args.mode or "quick"
     plan = PLANS[mode]
     overrides = {"data_images": args.data_images, "eval_images": args.eval_images,
                  "max_steps": args.max_steps, "repeats": args.repeats}
     plan = replace(plan, **{k: v for k, v in overrides.items() if v is not None})
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    result = run_benchmark(mode, models, device=args.device, fast=FastSettings(compile=args.compile),
+    result = run_benchmark(mode, models, device=args.device,
+                           fast=FastSettings(compile=args.compile),
                            plan=plan, workers=args.workers, data_path=not args.no_data_path,
                            data_workers=[int(w) for w in args.data_workers.split(",") if w.strip()])
     date = time.strftime("%Y-%m-%d")
-    out = args.out or RESULTS_DIR / f"{device_slug(torch.device(result['device']))}-{date}-{mode}.json"
+    slug = device_slug(torch.device(result["device"]))
+    out = args.out or RESULTS_DIR / f"{slug}-{date}-{mode}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     print(format_result(result))

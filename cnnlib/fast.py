@@ -75,13 +75,15 @@ class FastSettings:
                    compile=False, eval_batch_size=None, non_blocking=False)
 
     def resolve(self, device: str | torch.device) -> FastSettings:
-        """The settings with every ``None`` decided for ``device``; resolving twice changes nothing."""
+        """Every ``None`` decided for ``device``; resolving twice changes nothing."""
         cuda = torch.device(device).type == "cuda"
         amp = cuda if self.amp is None else self.amp
         dtype = _dtype(self.amp_dtype)
         if amp and dtype is None:
-            # bf16 has fp32's exponent range, so no loss scaling; older GPUs only have fp16.
-            dtype = torch.bfloat16 if not cuda or torch.cuda.is_bf16_supported() else torch.float16
+            # bf16 has fp32's exponent range, so no loss scaling; GPUs before Ampere (T4, V100)
+            # have fp16 tensor cores only (their bf16 is emulated, hence slow).
+            native_bf16 = not cuda or torch.cuda.is_bf16_supported(including_emulation=False)
+            dtype = torch.bfloat16 if native_bf16 else torch.float16
         # cuDNN's autotuner may pick non-deterministic algorithms: a deterministic run keeps it off
         deterministic = torch.are_deterministic_algorithms_enabled()
         return replace(
@@ -114,7 +116,8 @@ def settings_for(device: str | torch.device, fast: FastSettings | None = None,
     overrides ``fast.amp`` when given."""
     fast = FastSettings() if fast is None else fast
     if not isinstance(fast, FastSettings):
-        raise TypeError(f"fast must be a cnnlib.fast.FastSettings or None, got {type(fast).__name__}")
+        raise TypeError(f"fast must be a cnnlib.fast.FastSettings or None, "
+                        f"got {type(fast).__name__}")
     if amp is not None:
         fast = replace(fast, amp=amp)
     return fast.resolve(device)
@@ -122,13 +125,14 @@ def settings_for(device: str | torch.device, fast: FastSettings | None = None,
 
 def autocast(device: torch.device, fast: FastSettings):
     """The forward pass's precision context: 16-bit autocast when ``fast.amp``, else a no-op."""
-    return torch.autocast(device.type, dtype=_dtype(fast.amp_dtype), enabled=bool(fast.amp))
+    return torch.autocast(torch.device(device).type, dtype=_dtype(fast.amp_dtype),
+                          enabled=bool(fast.amp))
 
 
 def grad_scaler(device: torch.device, fast: FastSettings) -> torch.amp.GradScaler:
     """A GradScaler that is enabled only for fp16; disabled, it passes everything straight through
     (``scale(loss)`` is ``loss``, ``step(opt)`` is ``opt.step()``)."""
-    return torch.amp.GradScaler(device.type, enabled=fast.grad_scaling)
+    return torch.amp.GradScaler(torch.device(device).type, enabled=fast.grad_scaling)
 
 
 def _is_channels_last(model: torch.nn.Module) -> bool:

@@ -64,10 +64,10 @@ QUICK = {"train_size": 512, "test_size": 256, "epochs": 1}
 def build_model(name: str, channels: int = 3, num_classes: int = 10) -> torch.nn.Module:
     """A registered model for a dataset's channels (passes ``in_channels`` where the builder
     takes it, as LeNet-5's does; the others are RGB models)."""
-    model = get_model(name, num_classes=num_classes, **(
-        {"in_channels": channels} if name in _BUILDERS
-        and "in_channels" in inspect.signature(_BUILDERS[name]).parameters else {}))
-    return model
+    builder = _BUILDERS.get(name)
+    takes_channels = builder is not None and "in_channels" in inspect.signature(builder).parameters
+    extra = {"in_channels": channels} if takes_channels else {}
+    return get_model(name, num_classes=num_classes, **extra)  # an unknown name: get_model says so
 
 
 def default_out(kind: str, device: torch.device, mode: str) -> Path:
@@ -137,7 +137,8 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
                   progress=progress, callbacks=[stop_at_target])
     wall = time.perf_counter() - start
     return {
-        "kind": "recipe", "recipe": name, "mode": run.mode, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "kind": "recipe", "recipe": name, "mode": run.mode,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         **machine_info(device), "settings": asdict(recipe), "fast": fast.as_dict(),
         "train_images": data.train.dataset_size, "test_images": data.test.dataset_size,
         "setup_seconds": setup_seconds, "target": recipe.target,
@@ -150,7 +151,8 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
 
 def format_recipe(result: dict) -> str:
     """A few lines a reader can check against the JSON."""
-    lines = [f"{result['recipe']} ({result['settings']['model']} on {result['settings']['dataset']}, "
+    settings = result["settings"]
+    lines = [f"{result['recipe']} ({settings['model']} on {settings['dataset']}, "
              f"{result['mode']} mode, {result['train_images']} training images) on "
              f"{result['device_name']}, {result['date']}"]
     lines.append(f"setup (data to the device): {result['setup_seconds']:.1f} s")
@@ -159,7 +161,8 @@ def format_recipe(result: dict) -> str:
                      f"{row['seconds']:7.1f} s")
     if result["reached"]:
         lines.append(f"target {100 * result['target']:.1f}% reached in epoch "
-                     f"{result['epochs_to_target']}, {result['seconds_to_target']:.1f} s of training")
+                     f"{result['epochs_to_target']}, {result['seconds_to_target']:.1f} s "
+                     "of training")
     else:
         lines.append(f"target {100 * result['target']:.1f}% not reached in {result['epochs_run']} "
                      f"epoch(s) ({result['wall_seconds']:.1f} s); final test accuracy "
@@ -170,7 +173,8 @@ def format_recipe(result: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m cnnlib.recipes", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cnnlib.recipes",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("recipe", choices=sorted(RECIPES))
     parser.add_argument("--target", type=float, help="test accuracy to stop at (0..1)")
     parser.add_argument("--epochs", type=int, help="epoch budget (= one-cycle schedule length)")

@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnlib.drills import check, get_reference, list_references
+from cnnlib.arithmetic import count_params
+from cnnlib.drills import check, get_reference, layer_sheet, list_references, shape_ladder
 from cnnlib.layers import LocalResponseNorm
 from cnnlib.models import get_model
 from cnnlib.models.resnet import BasicBlock, Bottleneck, conv1x1
@@ -20,8 +21,8 @@ def verdict(model, reference, **kwargs):
 def assert_says(result, *words):
     """The result failed, and its explanation contains every word (case-insensitive)."""
     assert not result.ok, result.text
-    text = result.text.lower()
-    missing = [w for w in words if w.lower() not in text]
+    text = " ".join(result.text.lower().split())  # the verdict wraps long lines
+    missing = [w for w in words if " ".join(w.lower().split()) not in text]
     assert not missing, f"{missing} not in:\n{result.text}"
 
 
@@ -207,6 +208,17 @@ def test_flatten_that_mixes_images():
     assert_says(result, "x.view", "mix images", "torch.flatten(x, 1)")
 
 
+def test_flatten_that_flattens_the_batch_too():
+    class FlatBatch(LeNetFunctional):
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+            x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+            x = torch.flatten(F.relu(self.conv3(x)))
+            return self.fc2(F.relu(self.fc1(x)))
+    assert_says(verdict(FlatBatch(), "lenet5"), "flattens the batch dimension too",
+                "torch.flatten(x, 1)")
+
+
 def test_missing_downsample_shortcut_is_caught_and_explained():
     result = verdict(MyBasicBlock(64, 128, stride=2, project=False), "basic_block_down")
     assert_says(result, "does not run", "residual addition", "128×28×28 and 64×56×56",
@@ -355,3 +367,23 @@ def test_rows_compare_layer_by_layer():
     assert result.rows[2]["yours_shape"] == (16, 12, 12)
     assert result.rows[2]["reference_shape"] == (16, 10, 10)
     assert result.rows[2]["label"] == "C3"
+
+
+def test_a_layer_replaced_after_construction_is_not_blamed_on_its_old_line():
+    model = LeNetLinearC5()
+    model.features[3] = nn.Conv2d(6, 16, 5, padding=1)  # the line in __init__ says no padding
+    result = verdict(model, "lenet5")
+    assert_says(result, "padding=1")
+    assert "your line: nn.Conv2d(6, 16, 5)" not in result.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Sheets
+
+def test_layer_sheet_and_shape_ladder_are_read_from_the_reference():
+    sheet = layer_sheet("lenet5")
+    assert "nn.Conv2d(6, 16, 5) + ReLU" in sheet and "61,706" in sheet
+    assert "C3 16×10×10 → S4 16×5×5" in shape_ladder("lenet5")
+    resnet = layer_sheet("resnet20")
+    assert "layer2.0" in resnet and "projection" in resnet
+    assert f"{count_params(get_model('resnet20')):,}" in resnet

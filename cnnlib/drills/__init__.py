@@ -26,18 +26,20 @@ the addition they feed, so computing the shortcut first or last does not matter.
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import dataclass
-from functools import lru_cache
 
 from torch import nn
 
 from ._explain import (_compare, _constructor, _failure_text, _layer_line, _rows, _table,
                        _whole_model_checks)
-from ._references import Reference, get_reference, list_references, register_reference
+from ._references import (Reference, get_reference, list_references, reference_trace,
+                          register_reference)
+from ._sheets import layer_sheet, shape_ladder
 from ._trace import Trace, _dims, trace
 
-__all__ = ["DrillResult", "Reference", "check", "get_reference", "list_references",
-           "register_reference", "trace"]
+__all__ = ["DrillResult", "Reference", "check", "get_reference", "layer_sheet", "list_references",
+           "reference_trace", "register_reference", "shape_ladder", "trace"]
 
 
 @dataclass
@@ -62,30 +64,6 @@ class DrillResult:
         printer.text(self.text)
 
 
-@lru_cache(maxsize=16)
-def _reference_trace(name: str, input_size: tuple) -> Trace:
-    ref = get_reference(name)
-    model = ref.build()
-    result = trace(model, input_size)
-    if result.error is not None:
-        raise ValueError(f"the reference {name!r} cannot run on input {input_size}: "
-                         f"{type(result.error).__name__}: {result.error}") from None
-    labels = ref.labels
-    if labels is not None and len(labels) != len(result.layers):
-        raise RuntimeError(f"reference {name!r} has {len(result.layers)} layers but "
-                           f"{len(labels)} labels")
-    for i, layer in enumerate(result.layers):
-        if labels is not None:
-            layer.label = labels[i]
-        else:
-            layer.label = layer.step.name or layer.step.display
-        layer.step.module = None  # the cache keeps shapes and attributes, not the weights
-    for step in result.steps:
-        step.module = None
-    result.error = None
-    return result
-
-
 def _input_size(reference: Reference, input_size) -> tuple:
     if input_size is None:
         return tuple(reference.input_size)
@@ -106,8 +84,7 @@ def check(model, reference: str, input_size=None, verbose: bool = True) -> Drill
     spec = get_reference(reference)
     size = _input_size(spec, input_size)
     if model is None:
-        text = (f"No model yet: write your {spec.short} in the cell above (assign it to the "
-                f"variable this cell checks), then run this cell again.")
+        text = f"No model yet: write your {spec.short} above, then run this cell again."
         return _finish(DrillResult(False, reference, None, [], [], text), verbose)
     if isinstance(model, type) and issubclass(model, nn.Module):
         try:
@@ -118,7 +95,7 @@ def check(model, reference: str, input_size=None, verbose: bool = True) -> Drill
     if not isinstance(model, nn.Module):
         raise TypeError(f"check() expects an nn.Module (or None before you have written it), "
                         f"got {type(model).__name__}")
-    ref = _reference_trace(reference, size)
+    ref = reference_trace(reference, size)
     mine = trace(model, size)
     notes: list[str] = []
     culprit: dict = {}
@@ -137,7 +114,7 @@ def check(model, reference: str, input_size=None, verbose: bool = True) -> Drill
                 f"{mine.total_params:,} parameters, output {_dims(mine.output_shape)} for an "
                 f"input of {_dims(size)}.")
         text += "".join(f"\n  {n}" for n in notes)
-        return _finish(DrillResult(True, reference, None, rows, notes, text), verbose)
+        return _finish(DrillResult(True, reference, None, rows, notes, _wrap(text)), verbose)
 
     lines = []
     if mine.error is not None:
@@ -160,12 +137,18 @@ def check(model, reference: str, input_size=None, verbose: bool = True) -> Drill
     if alt:
         lines.append(f"  Your model matches {alt.title} instead: check it with "
                      f"reference={alt.name!r}.")
+    # The table: from a few rows before the first difference to two rows after it.
     upto = min(first[0] + 2, len(marks))
+    start = max(0, first[0] - 6)
     if marks:
-        lines += ["", _table(mine.layers, ref.layers, marks, upto)]
+        lines.append("")
+        if start:
+            lines.append(f"... ({start} matching rows before)")
+        lines.append(_table(mine.layers, ref.layers, marks, upto, start))
         if upto < len(marks):
             lines.append(f"... ({len(marks) - upto} more rows in result.rows)")
-    return _finish(DrillResult(False, reference, first, rows, notes, "\n".join(lines)), verbose)
+    return _finish(DrillResult(False, reference, first, rows, notes, _wrap("\n".join(lines))),
+                   verbose)
 
 
 def _pointers(model, culprit: dict, ref: Trace, index: int, spec: Reference,
@@ -190,10 +173,23 @@ def _alternative(mine: Trace, spec: Reference, size: tuple) -> Reference | None:
         alt = get_reference(name)
         if tuple(alt.input_size) != size:
             continue
-        index, _, _ = _compare(mine, _reference_trace(name, size), alt.short)
+        index, _, _ = _compare(mine, reference_trace(name, size), alt.short)
         if index is None:
             return alt
     return None
+
+
+def _wrap(text: str, width: int = 92) -> str:
+    """Wrap the verdict's prose lines to the book's column; tables and code stay as they are."""
+    out = []
+    for line in text.splitlines():
+        if len(line) <= width or not line.startswith("  ") or \
+                line.startswith(("  your line:", "  reference:")):  # code stays on one line
+            out.append(line)
+        else:
+            out.append(textwrap.fill(line, width, subsequent_indent="    ",
+                                     break_on_hyphens=False))
+    return "\n".join(out)
 
 
 def _finish(result: DrillResult, verbose: bool) -> DrillResult:

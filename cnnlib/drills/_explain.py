@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import linecache
 import re
+import textwrap
 
 from torch import nn
 
-from ._trace import _ACT_NAMES, _KIND_NAMES, Layer, Step, Trace, _dims
+from ._trace import _ACT_NAMES, _KIND_NAMES, Layer, Step, Trace, _dims, _pair
+
 
 def _where(path_line: tuple[str, int] | None) -> str:
     """The text of a (file, line) of the reader's code; notebook cells are in linecache too."""
@@ -19,7 +22,8 @@ def _definition_line(model: nn.Module, qualname: str) -> str:
     """The source line that builds module ``qualname`` of ``model``, best effort ('' if unknown).
 
     ``self.conv2 = nn.Conv2d(...)`` for an attribute; for a member of an ``nn.Sequential`` built
-    in ``__init__``, the line inside the ``nn.Sequential(...)`` that holds that member.
+    in ``__init__``, the line inside the ``nn.Sequential(...)`` that holds that member. A line
+    whose literal arguments disagree with the module (replaced after construction) is not given.
     """
     if not qualname or model is None:
         return ""
@@ -29,45 +33,100 @@ def _definition_line(model: nn.Module, qualname: str) -> str:
         modules.append(getattr(modules[-1], p, None) if not p.isdigit() else modules[-1][int(p)])
         if modules[-1] is None:
             return ""
-    # Find the innermost user-written class that owns this module through an attribute.
+    # The innermost class written by the reader that holds this module as an attribute.
     for depth in range(len(parts) - 1, -1, -1):
         owner, attr = modules[depth], parts[depth]
         if attr.isdigit() or type(owner).__module__.startswith("torch."):
             continue
-        indices = [int(p) for p in parts[depth + 1:]]
-        if any(not p.isdigit() for p in parts[depth + 1:]):
+        if not all(p.isdigit() for p in parts[depth + 1:]):
             return ""
-        return _find_in_init(type(owner), attr, indices, type(modules[-1]).__name__)
+        indices = [int(p) for p in parts[depth + 1:]]
+        return _find_in_init(type(owner), attr, indices, modules[-1])
     return ""
 
 
-def _find_in_init(cls, attr: str, indices: list[int], class_name: str) -> str:
+def _find_in_init(cls, attr: str, indices: list[int], module: nn.Module) -> str:
+    """The line of ``cls.__init__`` that builds ``self.<attr>[i][j]...``, read with ``ast``."""
     try:
         lines, _ = inspect.getsourcelines(cls.__init__)
-    except (OSError, TypeError):
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except (OSError, TypeError, SyntaxError):
         return ""
-    pattern = re.compile(rf"self\.{re.escape(attr)}\s*(:[^=]*)?=[^=]")
-    start = next((i for i, line in enumerate(lines) if pattern.search(line)), None)
-    if start is None:
+    for node in ast.walk(tree):
+        targets = node.targets if isinstance(node, ast.Assign) else \
+            [node.target] if isinstance(node, ast.AnnAssign) else []
+        if not any(isinstance(t, ast.Attribute) and t.attr == attr and
+                   isinstance(t.value, ast.Name) and t.value.id == "self" for t in targets):
+            continue
+        call = node.value
+        for index in indices:  # down into nn.Sequential(...) arguments
+            if not (isinstance(call, ast.Call) and _call_name(call) == "Sequential") or \
+                    any(isinstance(a, ast.Starred) for a in call.args[:index + 1]) or \
+                    index >= len(call.args):
+                return ""
+            call = call.args[index]
+        if isinstance(call, ast.Call) and _call_agrees(call, module):
+            return lines[call.lineno - 1].strip()
         return ""
-    if not indices:
-        return lines[start].strip()
-    if len(indices) != 1:
-        return ""
-    # Members of nn.Sequential(...): the index-th constructor call inside its parentheses.
-    depth, calls = 0, []
-    for i in range(start, len(lines)):
-        code = lines[i].split("#")[0]
-        for m in re.finditer(r"(?:nn\.|\b)([A-Z]\w*)\s*\(", code):
-            if m.group(1) != "Sequential" or i != start:
-                calls.append((i, m.group(1)))
-        depth += code.count("(") - code.count(")")
-        if depth <= 0 and i > start or (depth <= 0 and i == start and "(" in code):
-            break
-    calls = [c for c in calls if c[1] != "Sequential"]
-    if indices[0] < len(calls) and calls[indices[0]][1] == class_name:
-        return lines[calls[indices[0]][0]].strip()
     return ""
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+# Constructor parameters in order with their defaults (None: required), for the literal check.
+_SIGNATURES = {
+    "Conv2d": (("in_channels", None), ("out_channels", None), ("kernel_size", None),
+               ("stride", 1), ("padding", 0), ("dilation", 1), ("groups", 1), ("bias", True)),
+    "Linear": (("in_features", None), ("out_features", None), ("bias", True)),
+    "BatchNorm2d": (("num_features", None),),
+    "MaxPool2d": (("kernel_size", None), ("stride", None), ("padding", 0)),
+    "AvgPool2d": (("kernel_size", None), ("stride", None), ("padding", 0)),
+    "Dropout": (("p", 0.5),),
+}
+
+
+def _call_agrees(call: ast.Call, module: nn.Module) -> bool:
+    """False if the call builds another class, or its literal (or default) arguments differ."""
+    name, kind = _call_name(call), type(module).__name__
+    if name[:1].isupper() and name != kind:
+        return False
+    if isinstance(call.func, ast.Attribute) and getattr(call.func.value, "id", "") == "nn" \
+            and not type(module).__module__.startswith("torch."):
+        return False  # nn.LocalResponseNorm(...) written, another LocalResponseNorm in place
+    if any(isinstance(a, ast.Starred) for a in call.args) or \
+            any(k.arg is None for k in call.keywords):
+        return True  # *args or **kwargs: cannot tell
+    signature = _SIGNATURES.get(kind, ())
+    given = {param: node for (param, _), node in zip(signature, call.args)}
+    given.update({k.arg: k.value for k in call.keywords})
+    for param, default in signature:
+        if param in given:
+            try:
+                value = ast.literal_eval(given[param])
+            except (ValueError, SyntaxError):
+                continue  # a variable: cannot tell
+        elif default is None:
+            continue
+        else:
+            value = default
+        actual = getattr(module, param, None)
+        if param == "bias" and kind in ("Conv2d", "Linear"):
+            actual = module.bias is not None
+        if param == "stride" and value is None:
+            continue
+        if actual is None or isinstance(actual, str) or isinstance(value, str):
+            if value != actual and actual is not None:
+                return False
+            continue
+        if isinstance(value, bool) or isinstance(actual, bool) or isinstance(value, float):
+            if value != actual:
+                return False
+        elif _pair(value) != _pair(actual):
+            return False
+    return True
 
 
 def _layer_line(model, layer_or_step) -> str:
@@ -83,11 +142,14 @@ def _layer_line(model, layer_or_step) -> str:
     return called if not attr.isdigit() and re.search(rf"\b{re.escape(attr)}\b", called) else ""
 
 
-def _size_formula(n: int, k: int, s: int, p: int, d: int = 1, pool: bool = False) -> str:
+def _size_formula(n: int, k: int, s: int, p: int, d: int = 1) -> str:
+    """The book's output-size formula with the numbers in: '⌊(27 + 2·2 − 5)/2⌋ + 1 = 14'."""
     k_eff = d * (k - 1) + 1
     out = (n + 2 * p - k_eff) // s + 1
     pad = f" + 2·{p}" if p else ""
-    return f"⌊({n}{pad} − {k_eff})/{s}⌋ + 1 = {out}" if s > 1 else f"{n}{pad} − {k_eff} + 1 = {out}"
+    if s == 1:
+        return f"{n}{pad} − {k_eff} + 1 = {out}"
+    return f"⌊({n}{pad} − {k_eff})/{s}⌋ + 1 = {out}"
 
 
 def _fmt(v) -> str:
@@ -131,7 +193,7 @@ def _conv_differences(mine: Step, ref: Step, label: str, next_ref: Layer | None)
             out.append(f"groups={b['groups']} missing: expected {ref.params:,} params, got "
                        f"{mine.params:,}. With groups={b['groups']} each output map sees only "
                        f"{b['in_channels'] // b['groups']} of the {b['in_channels']} input maps "
-                       f"(the paper's two GPUs), which divides the weights by {b['groups']}")
+                       f"(AlexNet's two GPUs), which divides the weights by {b['groups']}")
         else:
             out.append(f"this conv uses groups={a['groups']}; {label} uses groups={b['groups']}"
                        f" (expected {ref.params:,} params, got {mine.params:,})")
@@ -148,7 +210,7 @@ def _conv_differences(mine: Step, ref: Step, label: str, next_ref: Layer | None)
     return out
 
 
-def _linear_differences(mine: Step, ref: Step, label: str, flat: Step | None) -> list[str]:
+def _linear_differences(mine: Step, ref: Step, label: str) -> list[str]:
     a, b = mine.attrs, ref.attrs
     out = []
     if a["in_features"] != b["in_features"]:
@@ -206,13 +268,14 @@ def _numel(shape) -> int:
     return n
 
 
-def _attribute_differences(mine: Layer, ref: Layer, label: str, next_ref: Layer | None,
-                           flat: Step | None) -> list[str]:
+def _attribute_differences(mine: Layer, ref: Layer, label: str,
+                           next_ref: Layer | None) -> list[str]:
+    """Each attribute of ``mine`` that differs from ``ref``, as a phrase naming both values."""
     kind = ref.kind
     if kind == "conv":
         return _conv_differences(mine.step, ref.step, label, next_ref)
     if kind == "linear":
-        return _linear_differences(mine.step, ref.step, label, flat)
+        return _linear_differences(mine.step, ref.step, label)
     if kind in ("maxpool", "avgpool"):
         return _pool_differences(mine.step, ref.step, label)
     if kind == "lrn":
@@ -267,6 +330,7 @@ def _aligned(mine: list[Layer], ref: list[Layer], i: int, j: int, span: int = 3)
 
 
 def _kind_divergence(mine: list[Layer], ref: list[Layer], i: int, title: str) -> str:
+    """Layer ``i`` is of another kind: two layers swapped, some missing, some extra, or else."""
     r, f = mine[i], ref[i]
     number = i + 1
     label = f.label
@@ -296,6 +360,7 @@ def _kind_divergence(mine: list[Layer], ref: list[Layer], i: int, title: str) ->
 
 
 def _missing_text(gone: list[Layer], number: int, instead: Layer | None, title: str) -> str:
+    """The reference's layers ``gone`` have no counterpart in the reader's model."""
     first = gone[0]
     if first.shortcut and first.kind == "conv":
         return (f"the shortcut has no projection: {title} sends x through a "
@@ -324,10 +389,15 @@ def _missing_text(gone: list[Layer], number: int, instead: Layer | None, title: 
     return text + "."
 
 
+def _activation_names(acts: tuple[str, ...]) -> str:
+    return " then ".join(_ACT_NAMES.get(a, a) for a in acts) or "nothing"
+
+
 def _activation_divergence(mine: list[Layer], ref: list[Layer], i: int, title: str) -> str:
+    """Layer ``i`` matches but the activation after it does not: moved, missing, extra, other."""
     r, f = mine[i], ref[i]
     number = i + 1
-    names = lambda acts: " then ".join(_ACT_NAMES.get(a, a) for a in acts) or "nothing"  # noqa
+    names = _activation_names
     # ReLU before BatchNorm instead of after it?
     if (f.kind in ("conv", "linear") and i + 1 < len(ref) and ref[i + 1].kind == "bn"
             and i + 1 < len(mine) and mine[i + 1].kind == "bn" and r.after and not f.after
@@ -357,11 +427,17 @@ def _activation_divergence(mine: list[Layer], ref: list[Layer], i: int, title: s
             f"uses {names(f.after)}.")
 
 
-def _constructor(layer: Layer) -> str:
-    """The reference layer as one would write it: 'nn.Conv2d(6, 16, kernel_size=5) + ReLU → ...'."""
+def _constructor(layer: Layer, compact: bool = False) -> str:
+    """The reference layer as code: 'nn.Conv2d(6, 16, kernel_size=5) + ReLU → 16×10×10'.
+
+    ``compact=True`` is the whiteboard form, kernel sizes positional and no output shape:
+    'nn.Conv2d(6, 16, 5) + ReLU'.
+    """
     step, a = layer.step, layer.step.attrs
+    kernel = _fmt(a.get("kernel_size", ""))
     if step.kind == "conv":
-        args = [str(a["in_channels"]), str(a["out_channels"]), f"kernel_size={_fmt(a['kernel_size'])}"]
+        args = [str(a["in_channels"]), str(a["out_channels"]),
+                kernel if compact else f"kernel_size={kernel}"]
         for key, default in (("stride", (1, 1)), ("padding", (0, 0)), ("dilation", (1, 1)),
                              ("groups", 1), ("bias", True)):
             if a[key] != default:
@@ -375,22 +451,25 @@ def _constructor(layer: Layer) -> str:
     elif step.kind in ("maxpool", "avgpool"):
         name = "MaxPool2d" if step.kind == "maxpool" else "AvgPool2d"
         if a.get("adaptive"):
-            text = f"nn.Adaptive{name[:-2]}2d({_fmt(a['output_size'])})"
+            text = f"nn.Adaptive{name}({_fmt(a['output_size'])})"
         else:
-            args = [f"kernel_size={_fmt(a['kernel_size'])}", f"stride={_fmt(a['stride'])}"]
+            args = [kernel if compact else f"kernel_size={kernel}"]
+            if not compact or a["stride"] != a["kernel_size"]:
+                args.append(f"stride={_fmt(a['stride'])}")
             if a["padding"] != (0, 0):
                 args.append(f"padding={_fmt(a['padding'])}")
             text = f"nn.{name}({', '.join(args)})"
     elif step.kind == "lrn":
-        text = (f"cnnlib.layers.LocalResponseNorm(size={a['size']}, alpha={a['alpha_sum']:g}, "
-                f"beta={a['beta']:g}, k={a['k']:g}), i.e. nn.LocalResponseNorm({a['size']}, "
-                f"alpha={a['alpha_sum'] * a['size']:g}, beta={a['beta']:g}, k={a['k']:g})")
+        # cnnlib.layers' LRN takes the paper's alpha (on the sum of squares), not PyTorch's.
+        text = (f"{'' if compact else 'cnnlib.layers.'}LocalResponseNorm({a['size']}, "
+                f"alpha={a['alpha_sum']:g}, beta={a['beta']:g}, k={a['k']:g})")
     elif step.kind == "add":
         text = "out + identity"
     else:
         text = step.display
     acts = "".join(f" + {_ACT_NAMES.get(x, x)}" for x in layer.after)
-    return f"{text}{acts} → {_dims(step.out_shape)}"
+    drops = "".join(f" + Dropout({s.attrs['p']:g})" for s in layer.drop_steps)
+    return f"{text}{acts}{drops}" + ("" if compact else f" → {_dims(step.out_shape)}")
 
 
 def _row_text(layer: Layer | None) -> tuple[str, str, str]:
@@ -400,9 +479,11 @@ def _row_text(layer: Layer | None) -> tuple[str, str, str]:
             f"{layer.step.params:,}")
 
 
-def _table(mine: list[Layer], ref: list[Layer], marks: list[str | None], upto: int) -> str:
+def _table(mine: list[Layer], ref: list[Layer], marks: list[str | None], upto: int,
+           start: int = 0) -> str:
+    """The side-by-side table, rows ``start`` to ``upto`` (0-based, ``upto`` excluded)."""
     rows = []
-    for i in range(min(upto, max(len(mine), len(ref)))):
+    for i in range(start, min(upto, max(len(mine), len(ref)))):
         a = _row_text(mine[i] if i < len(mine) else None)
         b = _row_text(ref[i] if i < len(ref) else None)
         label = ref[i].label if i < len(ref) else ""
@@ -425,7 +506,9 @@ def _failure_text(trace_: Trace, ref: list[Layer], model) -> str:
     kind = type(exc).__name__
     last = trace_.steps[-1] if trace_.steps else None
     if last is not None:
-        pos = f"after {last.display} → {_dims(last.out_shape)}"
+        out = "one vector" if last.kind == "flatten" and not last.out_shape else \
+            _dims(last.out_shape)
+        pos = f"after {last.display} → {out}"
         compared = [i for i, layer in enumerate(trace_.layers) if layer.step is last]
         if compared:
             pos = f"after layer {compared[0] + 1} ({last.display} → {_dims(last.out_shape)})"
@@ -433,7 +516,7 @@ def _failure_text(trace_: Trace, ref: list[Layer], model) -> str:
         pos = "before its first layer"
     why = ""
     if step is not None:
-        why = _explain_failure(step, trace_, ref, model, msg)
+        why = _explain_failure(step, trace_, ref, msg)
     where = ""
     line = _layer_line(model, step) if step is not None and step.name else ""
     if step is not None and step.kind == "linear" and _mixed_batch(trace_):
@@ -448,7 +531,8 @@ def _failure_text(trace_: Trace, ref: list[Layer], model) -> str:
     return head + where
 
 
-def _explain_failure(step: Step, trace_: Trace, ref: list[Layer], model, msg: str) -> str:
+def _explain_failure(step: Step, trace_: Trace, ref: list[Layer], msg: str) -> str:
+    """Why the step that raised did so, from its input and attributes ('' if not recognised)."""
     full = step.attrs.get("input_full")
     flat = next((s for s in reversed(trace_.steps) if s.kind == "flatten"), None)
     if step.kind == "linear" and full is not None and _mixed_batch(trace_):
@@ -514,7 +598,7 @@ def _explain_failure(step: Step, trace_: Trace, ref: list[Layer], model, msg: st
 
 
 def _same_full_connection(r: Layer, f: Layer) -> bool:
-    """A conv whose kernel covers its whole input (LeNet-5's C5) is a Linear on the flattened maps."""
+    """A conv whose kernel covers its whole input (LeNet-5's C5) is a Linear on flattened maps."""
     conv, linear = (r, f) if r.kind == "conv" else (f, r)
     if {r.kind, f.kind} != {"conv", "linear"} or r.after != f.after:
         return False
@@ -538,7 +622,6 @@ def _compare(mine: Trace, ref: Trace, title: str, notes: list | None = None,
     culprit = {} if culprit is None else culprit
     marks: list[str | None] = [None] * max(len(a), len(b))
     n = min(len(a), len(b))
-    flat = next((s for s in mine.steps if s.kind == "flatten"), None)
     for i in range(n):
         r, f = a[i], b[i]
         number = i + 1
@@ -557,7 +640,7 @@ def _compare(mine: Trace, ref: Trace, title: str, notes: list | None = None,
             marks[i] = "✗"
             return i, _kind_divergence(a, b, i, title), marks
         nxt = b[i + 1] if i + 1 < len(b) else None
-        diffs = _attribute_differences(r, f, f"{title}'s {label}", nxt, flat)
+        diffs = _attribute_differences(r, f, f"{title}'s {label}", nxt)
         shape_ok = r.step.out_shape == f.step.out_shape or (
             r.kind in ("maxpool", "avgpool") and (r.step.attrs.get("adaptive")
                                                  or f.step.attrs.get("adaptive"))
@@ -621,6 +704,10 @@ def _compare(mine: Trace, ref: Trace, title: str, notes: list | None = None,
 def _mixed_batch(mine: Trace) -> str:
     """A view/reshape that mixes images ('x.view(-1, 60)' on 120 values per image), explained."""
     for step in mine.steps:
+        if step.kind == "flatten" and step.batch and step.batch[1] == 0:
+            return (f"{step.display} flattens the batch dimension too: the {step.batch[0]} "
+                    f"images become one long vector. Flatten per image: torch.flatten(x, 1) "
+                    f"or x.view(x.size(0), -1)")
         if step.kind == "flatten" and step.batch and step.batch[0] != step.batch[1]:
             per_image = _numel(step.in_shape)
             return (f"{step.display} turns the batch of {step.batch[0]} images into "

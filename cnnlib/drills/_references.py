@@ -10,9 +10,12 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from functools import lru_cache
+
 from torch import nn
 
 from .. import models
+from ._trace import Trace, trace
 
 
 @dataclass(frozen=True)
@@ -96,10 +99,8 @@ _LENET_LABELS = ("C1", "S2", "C3", "S4", "C5", "F6", "output")
 _GPU_SPLIT = ("conv2, conv4 and conv5 see only the maps on their own GPU: groups=2; conv3 and "
               "the fully connected layers see both")
 _LRN = "LRN comes after the ReLU and before the max-pool, in conv1 and conv2 only"
-_BIAS = "a conv followed by BatchNorm has bias=False: BN's shift β replaces the bias"
 _STRIDE = ("torchvision (\"ResNet v1.5\") puts the stride on the 3×3 conv2; the paper put it on "
            "the first 1×1, which skips three quarters of the pixels before any 3×3 sees them")
-_BLOCK_HINTS = tuple((conv, "bias", _BIAS) for conv in ("conv1", "conv2", "conv3"))
 
 for _reference in (
     Reference("lenet5", "LeNet-5 (ReLU, max pooling)", _lenet(False), (1, 32, 32),
@@ -123,15 +124,15 @@ for _reference in (
               (3, 32, 32), ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5",
                             "pool3", "fc1", "fc2", "fc3")),
     Reference("basic_block", "ResNet basic block (64 → 64, identity shortcut)",
-              _block("basic", 64, 64), (64, 56, 56), hints=_BLOCK_HINTS),
+              _block("basic", 64, 64), (64, 56, 56)),
     Reference("basic_block_down", "ResNet basic block (64 → 128, stride 2, projection shortcut)",
-              _block("basic", 64, 128, 2), (64, 56, 56), hints=_BLOCK_HINTS),
+              _block("basic", 64, 128, 2), (64, 56, 56)),
     Reference("bottleneck", "ResNet bottleneck block (256 → 64 → 256, identity shortcut)",
-              _block("bottleneck", 256, 64), (256, 56, 56), hints=_BLOCK_HINTS),
+              _block("bottleneck", 256, 64), (256, 56, 56)),
     Reference("bottleneck_down", "ResNet bottleneck block (256 → 128 → 512, stride 2, "
                                  "projection shortcut)",
               _block("bottleneck", 256, 128, 2), (256, 56, 56),
-              hints=_BLOCK_HINTS + (("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
+              hints=(("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
     Reference("resnet18", "ResNet-18 (ImageNet, 224×224)", _registered("resnet18"),
               (3, 224, 224)),
     Reference("resnet18_cifar", "ResNet-18 for CIFAR-10 (32×32)", _registered("resnet18_cifar"),
@@ -140,3 +141,36 @@ for _reference in (
               _registered("resnet20"), (3, 32, 32)),
 ):
     register_reference(_reference)
+
+
+def reference_trace(name: str, input_size: tuple | None = None) -> Trace:
+    """The reference's recorded forward pass on ``input_size`` (C×H×W, default its own).
+
+    Built once per size; the cache keeps shapes and attributes only, not the model's weights.
+    """
+    ref = get_reference(name)
+    return _cached_trace(name, tuple(ref.input_size if input_size is None else input_size))
+
+
+@lru_cache(maxsize=16)
+def _cached_trace(name: str, input_size: tuple) -> Trace:
+    ref = get_reference(name)
+    model = ref.build()
+    result = trace(model, input_size)
+    if result.error is not None:
+        raise ValueError(f"the reference {name!r} cannot run on input {input_size}: "
+                         f"{type(result.error).__name__}: {result.error}") from None
+    labels = ref.labels
+    if labels is not None and len(labels) != len(result.layers):
+        raise RuntimeError(f"reference {name!r} has {len(result.layers)} layers but "
+                           f"{len(labels)} labels")
+    for i, layer in enumerate(result.layers):
+        if labels is not None:
+            layer.label = labels[i]
+        else:
+            layer.label = layer.step.name or layer.step.display
+        layer.step.module = None  # the cache keeps shapes and attributes, not the weights
+    for step in result.steps:
+        step.module = None
+    result.error = None
+    return result

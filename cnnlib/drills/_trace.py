@@ -283,9 +283,11 @@ def _function_step(func, args, kwargs, out, training: bool) -> Step | None:
         if isinstance(other, torch.Tensor) and x.dim() == 4 and other.dim() == 4:
             return Step("add", "add", "", {}, shape_in, shape_out)
         return None
-    if fname in _FLATTENS and x.dim() == 4 and isinstance(out, torch.Tensor) and out.dim() == 2:
+    if fname in _FLATTENS and x.dim() == 4 and isinstance(out, torch.Tensor) and \
+            out.dim() in (1, 2):  # 1: the batch dimension flattened too
+        rows = out.shape[0] if out.dim() == 2 else 0
         return Step("flatten", f"{'x.' if fname != 'flatten' else 'torch.'}{fname}", "", {},
-                    shape_in, shape_out, batch=(x.shape[0], out.shape[0]))
+                    shape_in, shape_out, batch=(x.shape[0], rows))
     return None
 
 

@@ -1,0 +1,280 @@
+"""Checks for a training run that fails without crashing: each one answers one question.
+
+    overfit_one_batch   can the model and loss learn at all? (one batch, loss should reach ~0)
+    lr_range_test       which learning rates train and which diverge? (Smith's range test)
+    gradient_norms      which parameters get a gradient, and how large? (detached tensors)
+    dead_relu_fraction  how many ReLU units never fire on real data? (forward hooks)
+    shuffle_labels      what does "learned nothing" look like here? (the label-shuffle test)
+    find_duplicates     which test images are copies of training images? (split hygiene)
+
+The checks that train (``overfit_one_batch``, ``lr_range_test``) put the model's weights,
+buffers and train/eval flags back afterwards, so they can run before the real training.
+Chapter 8 shows each one on a broken run.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .loader import TensorLoader
+
+OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
+
+
+@contextmanager
+def restored(model: nn.Module) -> Iterator[nn.Module]:
+    """Run a block that changes ``model``, then restore its weights, buffers and modes.
+
+    Buffers matter: a forward pass in training mode updates BatchNorm's running statistics even
+    without an optimiser step.
+    """
+    state = copy.deepcopy(model.state_dict())
+    modes = [m.training for m in model.modules()]
+    try:
+        yield model
+    finally:
+        model.load_state_dict(state)
+        for module, training in zip(model.modules(), modes):
+            module.training = training
+
+
+def _device(model: nn.Module) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        raise ValueError("the model has no parameters: there is nothing to train or check") from None
+
+
+def _cycle(loader) -> Iterator:
+    """Batches of ``loader`` without end, starting a new epoch when one runs out."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the loader yielded no batches: check the dataset and its size")
+
+
+def _positive(name: str, value, integer: bool = False) -> None:
+    kind = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kind) or not value > 0:
+        raise ValueError(f"{name} must be a positive {'int' if integer else 'number'}, "
+                         f"got {value!r}")
+
+
+def overfit_one_batch(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
+                      steps: int = 200, lr: float = 1e-3, *,
+                      optimizer: OptimizerFactory | None = None,
+                      loss_fn=F.cross_entropy) -> list[float]:
+    """Train on one fixed batch for ``steps`` steps and return the loss before each step.
+
+    The first check to run on a new model: a correct model and loss can memorise a few dozen
+    examples, so the loss falls to about zero. If it cannot, no amount of data or training time
+    will help; the bug is in the model, the loss or the optimiser. (The check cannot find
+    wrong labels: random labels can be memorised too.) Adam at ``lr`` unless ``optimizer``
+    builds another from the parameters. The model's weights and modes are restored afterwards.
+    """
+    _positive("steps", steps, integer=True)
+    _positive("lr", lr)
+    x, y = batch
+    device = _device(model)
+    x, y = x.to(device), y.to(device)
+    losses = []
+    with restored(model):
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = optimizer(params) if optimizer else torch.optim.Adam(params, lr=lr)
+        model.train()
+        for _ in range(steps):
+            loss = loss_fn(model(x), y)
+            losses.append(loss.item())
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return losses
+
+
+def lr_range_test(model: nn.Module, loader, start: float = 1e-5, end: float = 1.0,
+                  steps: int = 100, *, optimizer: OptimizerFactory | None = None,
+                  loss_fn=F.cross_entropy, diverge: float = 4.0) -> tuple[list[float], list[float]]:
+    """Smith's learning-rate range test: one batch per step, the rate growing from ``start`` to
+    ``end`` geometrically; returns the rates and the training loss measured at each.
+
+    Where the loss first falls fastest, training works; where it turns up, the rate is too
+    high. The test stops early once the loss is not finite or exceeds ``diverge`` times the
+    lowest loss so far: past that point there is only divergence to see. SGD with momentum
+    0.9 (as :func:`cnnlib.fit` uses) unless ``optimizer`` builds another from the parameters.
+    The model's weights and modes are restored afterwards.
+    """
+    _positive("start", start)
+    _positive("steps", steps, integer=True)
+    if not end > start:
+        raise ValueError(f"end must be larger than start, got start={start!r}, end={end!r}")
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2 to span start..end, got {steps}")
+    device = _device(model)
+    rates = [start * (end / start) ** (i / (steps - 1)) for i in range(steps)]
+    lrs, losses = [], []
+    with restored(model):
+        params = [p for p in model.parameters() if p.requires_grad]
+        opt = optimizer(params) if optimizer else torch.optim.SGD(params, lr=start, momentum=0.9)
+        model.train()
+        for lr, (x, y) in zip(rates, _cycle(loader)):
+            for group in opt.param_groups:
+                group["lr"] = lr
+            loss = loss_fn(model(x.to(device)), y.to(device))
+            lrs.append(lr)
+            losses.append(loss.item())
+            if not math.isfinite(losses[-1]) or losses[-1] > diverge * min(losses):
+                break
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return lrs, losses
+
+
+def smooth(values: list[float], beta: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (the first values are not pulled to 0).
+
+    One batch's loss is noisy; a range test is read from the smoothed curve.
+    """
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
+    out, average = [], 0.0
+    for i, value in enumerate(values, 1):
+        average = beta * average + (1 - beta) * value
+        out.append(average / (1 - beta ** i))
+    return out
+
+
+def suggest_lr(lrs: list[float], losses: list[float], beta: float = 0.9) -> float:
+    """A rate read off a range test: a tenth of the rate at the lowest smoothed loss.
+
+    At the minimum the loss is about to turn up, so training there would be on the edge of
+    divergence; an order of magnitude lower is the usual safe choice (a rule of thumb, to be
+    checked by a short run, not a law).
+    """
+    if len(lrs) != len(losses) or not lrs:
+        raise ValueError(f"need equally long, non-empty lists, got {len(lrs)} rates and "
+                         f"{len(losses)} losses")
+    finite = [(loss, lr) for lr, loss in zip(lrs, smooth(losses, beta)) if math.isfinite(loss)]
+    if not finite:
+        raise ValueError("no finite loss in the range test: start it at a lower rate")
+    return min(finite)[1] / 10
+
+
+def gradient_norms(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
+                   loss_fn=F.cross_entropy) -> dict[str, float | None]:
+    """One forward and backward pass; the gradient norm of every parameter, by name.
+
+    ``None`` means no gradient reached the parameter at all (a ``.detach()``, or a branch the
+    loss does not depend on); values shrinking towards the input mean vanishing gradients.
+    The gradients are cleared again, so an optimiser sees nothing of this.
+    """
+    x, y = batch
+    device = _device(model)
+    before = {name: p.grad for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = None
+    try:
+        loss_fn(model(x.to(device)), y.to(device)).backward()
+        return {name: None if p.grad is None else p.grad.norm().item()
+                for name, p in model.named_parameters()}
+    finally:
+        for name, p in model.named_parameters():
+            p.grad = before[name]
+
+
+@torch.no_grad()
+def dead_relu_fraction(model: nn.Module, loader, max_batches: int | None = None) -> dict[str, float]:
+    """For each ``nn.ReLU`` in ``model``: the fraction of its units that are 0 on every input.
+
+    A unit is a channel of a feature map (alive if it is positive at any position of any
+    image) or a feature of a fully connected layer. A dead unit passes back no gradient, so it
+    cannot recover: the loss stays flat however long you train. Runs in eval mode on
+    ``max_batches`` batches (all by default) and restores the mode. Only ReLU *modules* can be
+    watched; a ReLU module used twice in one forward pass is reported per use.
+    """
+    relus = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise ValueError("the model has no nn.ReLU modules to watch (a functional F.relu cannot "
+                         "be hooked): build it with nn.ReLU() layers")
+    alive: dict[str, torch.Tensor] = {}
+    calls: dict[str, int] = {}
+
+    def watch(name):
+        def hook(module, inputs, output):
+            calls[name] = calls.get(name, 0) + 1
+            key = name if calls[name] == 1 else f"{name} (use {calls[name]})"
+            # any positive value, over the batch and any spatial positions, per unit
+            fired = (output > 0).transpose(0, 1).reshape(output.shape[1], -1).any(1)
+            alive[key] = alive[key] | fired if key in alive else fired
+        return hook
+
+    device = _device(model)
+    modes = [m.training for m in model.modules()]
+    handles = [m.register_forward_hook(watch(name or "relu")) for name, m in relus]
+    seen = 0
+    try:
+        model.eval()
+        for x, _ in loader:
+            calls.clear()
+            model(x.to(device))
+            seen += 1
+            if max_batches is not None and seen >= max_batches:
+                break
+    finally:
+        for handle in handles:
+            handle.remove()
+        for module, training in zip(model.modules(), modes):
+            module.training = training
+    if seen == 0:
+        raise ValueError("the loader yielded no batches: check the dataset and its size")
+    return {key: 1 - fired.float().mean().item() for key, fired in alive.items()}
+
+
+def shuffle_labels(data, seed: int = 0):
+    """The same images with their labels randomly permuted: a tensor of labels or a loader.
+
+    The label-shuffle test: trained on such data a model can only memorise, never generalise,
+    so its test accuracy shows what chance looks like for this pipeline (about 1 / classes). A
+    real run that scores no better has labels that do not match its images.
+    """
+    g = torch.Generator().manual_seed(seed)
+    if isinstance(data, TensorLoader):
+        shuffled = copy.copy(data)  # shares the images on the device; copies nothing large
+        shuffled.labels = shuffle_labels(data.labels, seed)
+        shuffled.generator = torch.Generator().manual_seed(seed)
+        return shuffled
+    if isinstance(data, torch.Tensor):
+        return data[torch.randperm(len(data), generator=g).to(data.device)]
+    raise TypeError(f"shuffle_labels takes a label tensor or a cnnlib.TensorLoader, "
+                    f"got {type(data).__name__}")
+
+
+def find_duplicates(reference: torch.Tensor, queries: torch.Tensor) -> list[tuple[int, int]]:
+    """``(query_index, reference_index)`` for each query image that is an exact copy of one in
+    ``reference`` (byte for byte, by hash): e.g. test images that are also training images.
+
+    Exact copies only; a resized or re-encoded copy needs a perceptual comparison.
+    """
+    if reference.shape[1:] != queries.shape[1:]:
+        raise ValueError(f"images must have the same shape to be compared, got "
+                         f"{tuple(reference.shape[1:])} and {tuple(queries.shape[1:])}")
+
+    def digests(images):
+        flat = images.detach().cpu().contiguous().reshape(len(images), -1).numpy()
+        return [hashlib.blake2b(row.tobytes(), digest_size=16).digest() for row in flat]
+
+    index = {}
+    for i, digest in enumerate(digests(reference)):
+        index.setdefault(digest, i)
+    return [(q, index[d]) for q, d in enumerate(digests(queries)) if d in index]

@@ -1,0 +1,156 @@
+"""cnnlib.bench and cnnlib.recipes: both commands run end to end in a tiny configuration and
+write JSON with everything a result needs next to it. Nothing here asserts a timing: the numbers
+depend on the machine, the tests only check that they are measured, recorded and read back."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlib import bench, recipes
+from cnnlib.fast import FastSettings
+from cnnlib.settings import seed_everything
+from cnnlib.train import fit
+
+CPU = torch.device("cpu")
+
+TINY = ["--quick", "--models", "lenet5", "--data-images", "256", "--eval-images", "128",
+        "--max-steps", "2", "--repeats", "1", "--workers", "0", "--data-workers", "0"]
+
+
+def test_bench_runs_end_to_end_and_writes_every_number(tmp_path, data_dir, capsys):
+    out = tmp_path / "bench.json"
+    bench.main(TINY + ["--out", str(out)])
+    result = json.loads(out.read_text())
+    assert result["kind"] == "bench" and result["mode"] == "quick"
+    for key in ("date", "device", "device_name", "machine", "versions", "peak", "fast", "plan",
+                "models", "data_path"):
+        assert key in result, key
+    assert {"platform", "cpu_model", "cores"} <= set(result["machine"])
+    assert result["versions"]["torch"] == torch.__version__
+    assert {"flops", "how", "estimate"} <= set(result["peak"])
+    lenet = result["models"]["lenet5"]
+    assert lenet["flops_per_train_image"] == 3 * lenet["flops_per_eval_image"] > 0
+    for part, keys in (("train", ("book_images_per_s", "baseline_images_per_s", "speedup")),
+                       ("eval", ("book_images_per_s", "baseline_images_per_s", "speedup")),
+                       ("overhead", ("fit_images_per_s", "bare_images_per_s", "overhead_pct"))):
+        for key in keys:
+            assert isinstance(lenet[part][key], float), (part, key)
+    assert lenet["train"]["book_images_per_s"] > 0 and lenet["train"]["baseline_images_per_s"] > 0
+    data = result["data_path"]
+    assert data["images"] == 256
+    assert data["tensor_loader"]["images_per_s"] > 0
+    assert data["dataloader_pil_workers0"]["images_per_s"] > 0
+    printed = capsys.readouterr().out
+    assert "lenet5" in printed and "TensorLoader" in printed and str(out) in printed
+    # read back exactly as the book's appendix page does
+    text = bench.format_results(bench.load_results([out]))
+    assert "lenet5" in text and result["date"] in text and result["device_name"] in text
+
+
+def test_load_results_without_files_says_how_to_make_them(tmp_path):
+    assert bench.load_results([]) == []
+    assert "python -m cnnlib.bench" in bench.format_results([])
+
+
+def test_recipe_runs_end_to_end_in_quick_mode(tmp_path, data_dir):
+    out = tmp_path / "recipe.json"
+    result = recipes.main(["cifar_resnet18", "--quick", "--model", "lenet5", "--train-size",
+                           "256", "--test-size", "128", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["kind"] == "recipe" and saved["mode"] == "quick"
+    assert saved["settings"]["model"] == "lenet5" and saved["settings"]["label_smoothing"] == 0.1
+    assert saved["train_images"] == 256 and saved["test_images"] == 128
+    assert saved["epochs_run"] == 1 and len(saved["history"]) == 1
+    assert 0 <= saved["final_test_acc"] <= 1 and saved["reached"] is (
+        saved["final_test_acc"] >= saved["target"])
+    assert "quick mode" in recipes.format_recipe(result)
+    assert "lenet5" in bench.format_results(bench.load_results([out]))
+
+
+def test_recipe_stops_at_its_target(data_dir):
+    # a target of 1% is reached after the first epoch, whatever the budget
+    result = recipes.run_recipe("cifar_resnet18", quick=True, model="lenet5", target=0.01,
+                                epochs=3, train_size=128, test_size=128, root=data_dir)
+    assert result["reached"] and result["epochs_to_target"] == 1 and result["epochs_run"] == 1
+    assert result["seconds_to_target"] > 0
+
+
+def test_recipe_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipes.run_recipe("imagenet_in_18_minutes")
+    with pytest.raises(ValueError, match="target"):
+        recipes.run_recipe(target=94)
+
+
+def test_build_model_passes_channels_only_where_the_builder_takes_them():
+    assert recipes.build_model("lenet5", channels=3).input_size == (3, 32, 32)
+    alexnet = recipes.build_model("alexnet_cifar", channels=3)
+    assert alexnet(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_bare_loop_does_the_same_arithmetic_as_fit_bit_for_bit():
+    """The overhead comparison is fair only if both loops compute the same thing."""
+    g = torch.Generator().manual_seed(0)
+    batches = [(torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 10, (16,), generator=g))
+               for _ in range(5)]
+
+    def model():
+        seed_everything(0)
+        return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+
+    a, b = model(), model()
+    fit(a, batches, epochs=1, optimizer=torch.optim.SGD(a.parameters(), lr=0.1, momentum=0.9),
+        progress=False)
+    bench.bare_train(b, batches, torch.optim.SGD(b.parameters(), lr=0.1, momentum=0.9), CPU,
+                     FastSettings().resolve(CPU))
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+
+
+def test_measure_takes_turns_and_respects_the_plan():
+    calls = []
+    runs = {"a": lambda n: calls.append(("a", n)), "b": lambda n: calls.append(("b", n))}
+    plan = bench.Plan(warmup=5, min_steps=3, max_steps=7, target_s=10.0, repeats=2, budget_s=1e9,
+                      min_warmup=2)
+    result = bench.measure(runs, {"a": 4, "b": 8}, CPU, plan)
+    timed = calls[4:]  # per run: two warm-up steps, one at a time (warmup_s=0: no more)
+    assert calls[:4] == [("a", 1), ("a", 1), ("b", 1), ("b", 1)]
+    assert timed == [("a", 7), ("b", 7), ("a", 7), ("b", 7)]  # fast runs: capped at max_steps
+    assert result["a"]["steps"] == 7 and len(result["b"]["seconds"]) == 2
+    assert bench.measure(runs, {"a": 1, "b": 1}, CPU, plan, steps=2)["a"]["steps"] == 2
+
+
+def test_take_and_endless_yield_the_right_number_of_batches():
+    stream = bench.endless([1, 2, 3])
+    assert len(bench.Take(stream, 5)) == 5 and list(bench.Take(stream, 5)) == [1, 2, 3, 1, 2]
+
+
+CPUINFO = """model name\t: Example CPU
+cpu MHz\t\t: 2500.000
+flags\t\t: fpu sse2 avx avx2 fma {extra}
+cpu MHz\t\t: 3000.000
+"""
+
+
+@pytest.mark.parametrize("extra, per_cycle", [("avx512f", 64), ("", 32)])
+def test_cpu_peak_is_an_estimate_from_cores_clock_and_vector_width(extra, per_cycle):
+    peak = bench.cpu_peak(CPUINFO.format(extra=extra), cores=4)
+    assert peak["estimate"] is True and peak["precision"] == "fp32"
+    assert peak["flops"] == pytest.approx(4 * 3.0e9 * per_cycle)
+    assert "estimate" in peak["how"] and f"{per_cycle} FLOP/cycle" in peak["how"]
+    assert bench.cpu_peak("flags : avx2", cores=2)["flops"] is None  # no clock: no number
+
+
+@pytest.mark.parametrize("name, flops", [("NVIDIA H100 80GB HBM3", 989e12),
+                                         ("NVIDIA H100 PCIe", 756e12),
+                                         ("NVIDIA H200", 989e12), ("NVIDIA A100-SXM4-40GB", 312e12),
+                                         ("Tesla T4", 65e12), ("Some Future GPU", None)])
+def test_gpu_peak_comes_from_the_data_sheet_table(monkeypatch, name, flops):
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: name)
+    peak = bench.device_peak(torch.device("cuda"))
+    assert peak["flops"] == flops and peak["estimate"] is False
+    assert bench.device_slug(torch.device("cuda")).startswith("cuda-")
