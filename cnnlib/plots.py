@@ -401,3 +401,53 @@ def plot_lrn_effect(activations: torch.Tensor, lrn: torch.nn.Module, title: str 
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", log: bool = False,
+                     title: str | None = None):
+    """One line per run, ``{label: values}``: losses per step, where ``plot_history`` is per epoch.
+
+    ``log=True`` puts the y axis on a log scale, where "falls to about zero" and "stalls at
+    0.6" look as different as they are.
+    """
+    if not curves:
+        raise ValueError("nothing to plot: curves is empty")
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for label, values in curves.items():
+        ax.plot(range(len(values)), values, label=label)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9):
+    """A learning-rate range test: the loss of each batch (faint) and its moving average (line)
+    against the rate, on a log axis; a dashed line marks ``suggestion`` if given."""
+    from .diagnose import smooth
+
+    if len(lrs) != len(losses) or not lrs:
+        raise ValueError(f"need equally long, non-empty lists, got {len(lrs)} rates and "
+                         f"{len(losses)} losses")
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.plot(lrs, losses, color="0.7", lw=0.8, label="loss of each batch")
+    ax.plot(lrs, smooth(losses, beta), color="tab:blue", label="moving average")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="tab:red", ls="--", lw=1,
+                   label=f"suggested rate {suggestion:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    finite = [v for v in losses if math.isfinite(v)]
+    if finite:  # the last, diverging batch would flatten the rest of the curve
+        ax.set_ylim(min(finite) * 0.9, min(max(finite), 1.5 * finite[0]) * 1.05)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -133,9 +133,10 @@ def setup(mode: str | None = None, seed: int = 0, device: str | torch.device | N
     then raises an error naming it), sets ``CUBLAS_WORKSPACE_CONFIG=:4096:8`` unless already set
     (it must be set before the first matrix multiply, so call ``setup`` first), and turns
     ``torch.backends.cudnn.benchmark`` off. Benchmark mode times several convolution algorithms
-    on the first batch and keeps the fastest, which can differ from run to run; so anything that
-    turns it back on after ``setup`` undoes the determinism. ``deterministic=False`` leaves
-    ``cudnn.benchmark`` as it is (PyTorch's default is off). Deterministic CUDA runs are slower.
+    on the first batch and keeps the fastest, which can differ from run to run. ``fit`` turns it
+    on for CUDA by default (see :mod:`cnnlib.fast`) but not while deterministic algorithms are
+    on; asking for it explicitly (``FastSettings(cudnn_benchmark=True)``) undoes the determinism.
+    ``deterministic=False`` leaves ``cudnn.benchmark`` as it is. Deterministic CUDA runs are slower.
     """
     dev = pick_device(device)
     run = RunSettings(mode=pick_mode(mode, dev), device=dev, seed=seed)

@@ -235,7 +235,7 @@ def _check_finite(total_loss: torch.Tensor, loss: torch.Tensor, epoch: int, step
     total, value = torch.stack([total_loss, loss.detach().float()]).tolist()  # one device sync
     if math.isfinite(total):
         return epoch, step, value
-    where = (f" (last finite loss: {last_finite[2]:.4f}, epoch {last_finite[0]} step "
+    where = (f" (last finite loss: {last_finite[2]:.6g}, epoch {last_finite[0]} step "
              f"{last_finite[1]})" if last_finite else " (no finite loss was measured before it)")
     raise FloatingPointError(
         f"the training loss became {total} in epoch {epoch}, by step {step}, at learning rate "
