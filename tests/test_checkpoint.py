@@ -1,4 +1,5 @@
-"""cnnlib.checkpoint: a saved run comes back whole, a save is all or nothing, a load runs no code."""
+"""cnnlib.checkpoint: a saved run comes back whole, a save is all or nothing, a load runs
+no code."""
 
 from __future__ import annotations
 
@@ -205,6 +206,7 @@ def test_diverged_weights_are_not_saved_over_a_good_checkpoint(tmp_path):
     before = path.read_bytes()
     with torch.no_grad():
         model[1].weight[0, 0] = float("nan")
-    with pytest.raises(FloatingPointError, match=r"not saving .*run.pt: the model's 1.weight holds NaN"):
+    with pytest.raises(FloatingPointError,
+                       match=r"not saving .*run.pt: the model's 1.weight holds NaN"):
         save_checkpoint(path, model=model, epoch=2, history=[])
     assert path.read_bytes() == before
