@@ -47,14 +47,18 @@ def is_image_name(path) -> bool:
     return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
 
 
-def load_rgb(path, background=(255, 255, 255)) -> Image.Image:
+def load_rgb(path, background=(255, 255, 255), upright: bool = True) -> Image.Image:
     """Open an image file as upright RGB: the EXIF rotation applied, transparency on ``background``.
 
-    A module-level function (not a lambda or a notebook function) on purpose: DataLoader
-    workers started with ``spawn`` (Windows, macOS) must be able to import it.
+    ``upright=False`` keeps the pixels as stored. A module-level function (not a lambda or a
+    notebook function) on purpose: DataLoader workers started with ``spawn`` (Windows, macOS)
+    must be able to import it.
     """
     with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)  # phones store pixels sideways + a rotation tag
+        if upright:
+            image = ImageOps.exif_transpose(image)  # phones store pixels sideways + a rotation tag
+        else:
+            image.load()
         if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
             image = image.convert("RGBA")
             flat = Image.new("RGBA", image.size, (*background, 255))
@@ -62,9 +66,9 @@ def load_rgb(path, background=(255, 255, 255)) -> Image.Image:
         return image.convert("RGB")
 
 
-def image_tensor(path) -> torch.Tensor:
+def image_tensor(path, upright: bool = True) -> torch.Tensor:
     """A file as a uint8 3 x H x W tensor (through :func:`load_rgb`), e.g. for ``plots.show_images``."""
-    array = np.asarray(load_rgb(path))
+    array = np.asarray(load_rgb(path, upright=upright))
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
 
 
@@ -554,6 +558,11 @@ class Duplicates:
         """The groups with members in more than one split: leaks from training into testing."""
         return [g for g in self.groups if len({self.records[i].split for i in g}) > 1]
 
+    def leaked(self, split: str = "test") -> list[Path]:
+        """Files of ``split`` that have a copy (exact or near) in another split."""
+        return [self.records[i].path for g in self.across_splits() for i in g
+                if self.records[i].split == split]
+
     def redundant(self, split_order=("train",)) -> list[Path]:
         """All but one file of each group: keep the copy in the earliest split of
         ``split_order`` (so a test copy of a training image goes), then the largest image."""
@@ -857,6 +866,19 @@ def class_counts(source, classes=None) -> dict[str, int]:
     classes = classes or base.classes
     counts = Counter(dataset_labels(source))
     return {c: counts.get(i, 0) for i, c in enumerate(classes)}
+
+
+def stack_images(dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """A dataset of same-size uint8 images as one ``N x C x H x W`` tensor and its labels, for
+    :func:`cnnlib.data.channel_stats` or a :class:`cnnlib.TensorLoader` (small images only)."""
+    images, labels = zip(*dataset) if len(dataset) else ((), ())
+    if not images:
+        raise ValueError("stack_images got an empty dataset")
+    shapes = Counter(tuple(x.shape) for x in images)
+    if len(shapes) > 1:
+        raise ValueError(f"images of {len(shapes)} different shapes ({shapes.most_common(3)}): "
+                         "resize them to one size first (normalise_images)")
+    return torch.stack(images), torch.tensor(labels, dtype=torch.int64)
 
 
 def image_channel_stats(dataset) -> tuple[tuple[float, ...], tuple[float, ...]]:

@@ -451,3 +451,58 @@ def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_class_counts(counts: dict, title: str | None = None):
+    """Images per class as bars, numbers on top: imbalance at a glance.
+
+    ``counts`` is ``{class: n}`` or, to compare splits side by side, ``{split: {class: n}}``.
+    """
+    if counts and not isinstance(next(iter(counts.values())), dict):
+        counts = {"": counts}
+    classes = list(dict.fromkeys(c for split in counts.values() for c in split))
+    if not classes:
+        raise ValueError("no classes to plot: counts is empty")
+    width = 0.8 / len(counts)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(classes) + 1.5), 3.0))
+    for i, (split, split_counts) in enumerate(counts.items()):
+        x = np.arange(len(classes)) + (i - (len(counts) - 1) / 2) * width
+        values = [split_counts.get(c, 0) for c in classes]
+        bars = ax.bar(x, values, width, label=split or None)
+        ax.bar_label(bars, [f"{v:,}" for v in values], fontsize=7, padding=1)
+    ax.set_xticks(range(len(classes)), classes, fontsize=8)
+    ax.set_ylabel("images")
+    ax.margins(y=0.15)
+    ax.grid(axis="y", alpha=0.3)
+    if len(counts) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_prediction(image, probabilities: dict, title: str | None = None, size: float = 2.4):
+    """An image titled with its top class and probability ("cat 93.2 %"), and every class's
+    probability as a bar beside it. ``image`` is a PIL image or a C x H x W tensor."""
+    if not probabilities:
+        raise ValueError("probabilities is empty: expected {class name: probability}")
+    if isinstance(image, torch.Tensor):
+        image = _to_image(image)
+    best = max(probabilities, key=probabilities.get)
+    fig, (ax_image, ax_bars) = plt.subplots(
+        1, 2, figsize=(2.3 * size, size), gridspec_kw={"width_ratios": [1, 1.2]})
+    ax_image.imshow(image)
+    ax_image.axis("off")
+    ax_image.set_title(title or f"{best} {100 * probabilities[best]:.1f} %", fontsize=10)
+    names = list(probabilities)
+    values = [100 * probabilities[n] for n in names]
+    colors = ["tab:blue" if n == best else "0.7" for n in names]
+    ax_bars.barh(range(len(names)), values, color=colors)
+    ax_bars.set_yticks(range(len(names)), names, fontsize=8)
+    ax_bars.invert_yaxis()
+    ax_bars.set_xlim(0, 100)
+    ax_bars.set_xlabel("probability (%)", fontsize=8)
+    ax_bars.tick_params(axis="x", labelsize=7)
+    fig.tight_layout()
+    return fig
