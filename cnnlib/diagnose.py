@@ -109,8 +109,9 @@ def lr_range_test(model: nn.Module, loader, start: float = 1e-5, end: float = 1.
     ``end`` geometrically; returns the rates and the training loss measured at each.
 
     Where the loss first falls fastest, training works; where it turns up, the rate is too
-    high. The test stops early once the loss is not finite or exceeds ``diverge`` times the
-    lowest loss so far: past that point there is only divergence to see. SGD with momentum
+    high. The test stops early once the loss is not finite, or its moving average (see
+    :func:`smooth`; one batch's loss is too noisy) exceeds ``diverge`` times its lowest value
+    so far: past that point there is only divergence to see. SGD with momentum
     0.9 (as :func:`cnnlib.fit` uses) unless ``optimizer`` builds another from the parameters.
     The model's weights and modes are restored afterwards.
     """
@@ -123,6 +124,7 @@ def lr_range_test(model: nn.Module, loader, start: float = 1e-5, end: float = 1.
     device = _device(model)
     rates = [start * (end / start) ** (i / (steps - 1)) for i in range(steps)]
     lrs, losses = [], []
+    average, lowest, beta = 0.0, math.inf, 0.9
     with restored(model):
         params = [p for p in model.parameters() if p.requires_grad]
         opt = optimizer(params) if optimizer else torch.optim.SGD(params, lr=start, momentum=0.9)
@@ -133,7 +135,10 @@ def lr_range_test(model: nn.Module, loader, start: float = 1e-5, end: float = 1.
             loss = loss_fn(model(x.to(device)), y.to(device))
             lrs.append(lr)
             losses.append(loss.item())
-            if not math.isfinite(losses[-1]) or losses[-1] > diverge * min(losses):
+            average = beta * average + (1 - beta) * losses[-1]
+            smoothed = average / (1 - beta ** len(losses))  # as smooth() computes it
+            lowest = min(lowest, smoothed)
+            if not math.isfinite(losses[-1]) or smoothed > diverge * lowest:
                 break
             opt.zero_grad(set_to_none=True)
             loss.backward()

@@ -23,6 +23,7 @@ they write a real dataset out as image files and then damage it in recorded ways
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import random
 import shutil
@@ -87,6 +88,25 @@ def _relative(path: Path, root: Path) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # The book's simulation of a real folder
+
+
+def sample_per_class(labels: torch.Tensor, keep, n: int, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of ``n`` random examples (seeded) of each label in ``keep``."""
+    g = torch.Generator().manual_seed(seed)
+    picked = []
+    for label in keep:
+        where = (labels == label).nonzero().flatten()
+        if len(where) < n:
+            raise ValueError(f"label {label} has {len(where)} examples, fewer than {n}")
+        picked.append(where[torch.randperm(len(where), generator=g)[:n]])
+    return torch.cat(picked).sort().values
+
+
+def jpeg_copy(image: Image.Image, quality: int = 75) -> Image.Image:
+    """The image saved as JPEG at ``quality`` and read back: a re-encoded copy, in memory."""
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
 
 
 def export_image_folder(images: torch.Tensor, labels, classes, root, *, ids=None,
@@ -356,7 +376,7 @@ class FileRecord:
     path: Path                 # absolute
     rel: str                   # relative to the scanned root, with / separators
     split: str                 # first folder under the root when the root holds splits, else ""
-    label: str                 # the folder the file is in: its class
+    label: str                 # the class folder the file is in ("" if none)
     status: str
     nbytes: int
     format: str | None = None
@@ -408,7 +428,8 @@ class FolderScan:
             return "; ".join(shown) + (f"; ... (+{len(records) - n})" if len(records) > n else "")
 
         size_text = lambda s: f"{s[0]}x{s[1]}"  # noqa: E731
-        folders = [f"{_relative(p, self.root)}/" for p in self.hidden_folders + self.empty_folders]
+        root = Path(self.root).absolute()
+        folders = [f"{_relative(p, root)}/" for p in self.hidden_folders + self.empty_folders]
         return [
             {"found": "decodable images", "count": len(self.images),
              "details": f"modes {top(self.modes())}"},
@@ -416,7 +437,7 @@ class FolderScan:
              "details": top(self.sizes(), text=size_text)},
             {"found": "EXIF-rotated", "count": len(self.rotated), "details": files(self.rotated)},
             {"found": "undecodable", "count": len(self.corrupt),
-             "details": files(self.corrupt, reason=True)},
+             "details": files(self.corrupt, n=3, reason=True)},
             {"found": "not images", "count": len(self.non_images),
              "details": files(self.non_images, n=3)},
             {"found": "hidden or empty folders",
@@ -471,15 +492,15 @@ def scan_folder(root) -> FolderScan:
     for folder, dirs, names in os.walk(root):
         folder = Path(folder)
         dirs.sort()
-        hidden += [folder / d for d in dirs if d.startswith(".")]
+        hidden += [folder.absolute() / d for d in dirs if d.startswith(".")]
         if folder != root and not names and not dirs:
-            empty.append(folder)
+            empty.append(folder.absolute())
         for name in sorted(names):
             path = folder / name
             rel = _relative(path, root)
             parts = rel.split("/")
-            split = parts[0] if holds_splits and len(parts) > 2 else ""
-            label = parts[-2] if len(parts) > 1 else ""
+            split = parts[0] if holds_splits and len(parts) > 1 else ""
+            label = parts[-2] if len(parts) > (2 if holds_splits else 1) else ""
             record = FileRecord(path.absolute(), rel, split, label, "not_image",
                                 path.stat().st_size)
             if is_image_name(path):
@@ -655,7 +676,8 @@ def normalise_images(scan: FolderScan, out, *, size: int = 32, exclude=(),
 
     The folder layout and file names are kept (only the extension becomes .png); undecodable
     files, non-images, hidden folders and the paths in ``exclude`` (e.g.
-    ``Duplicates.redundant()``) are left out. Returns ``{source path: written path}``.
+    ``Duplicates.redundant()``) are left out. Returns ``{source path: written path}``, both
+    absolute.
     """
     out = Path(out)
     _prepare_output(out, overwrite)
@@ -673,7 +695,7 @@ def normalise_images(scan: FolderScan, out, *, size: int = 32, exclude=(),
         taken.add(target)
         target.parent.mkdir(parents=True, exist_ok=True)
         resize_and_crop(load_rgb(record.path), size).save(target)
-        written[record.path] = target
+        written[record.path] = target.absolute()
     return written
 
 
@@ -837,7 +859,8 @@ def stable_split(paths, val_fraction: float, *, root=None, key: str = "name",
         if key == "content":
             text = file_sha256(path)
         else:
-            text = (path.relative_to(root) if root is not None else path).as_posix()
+            relative = path.absolute().relative_to(Path(root).absolute()) if root else path
+            text = relative.as_posix()
         value = int(hashlib.sha256((salt + text).encode()).hexdigest()[:16], 16) / 16 ** 16
         (val if value < val_fraction else train).append(index)
     return train, val
