@@ -82,6 +82,12 @@ def _prepare_output(root: Path, overwrite: bool) -> None:
     root.mkdir(parents=True, exist_ok=True)
 
 
+def _open(path, mode: str) -> Image.Image:
+    """A file's pixels in ``mode``, with the file closed again (Windows cannot delete open files)."""
+    with Image.open(path) as image:
+        return image.convert(mode)
+
+
 def _relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
 
@@ -191,7 +197,7 @@ class Mess:
         """
         common = scan.sizes().most_common(1)[0][0] if scan.images else None
         resized_copies = [copy for _, copy in self.near_duplicates
-                          if Image.open(copy).size != common]
+                          if _open(copy, "RGB").size != common]
         checks = [
             ("undecodable", [r.path for r in scan.corrupt], self.corrupt),
             ("not images", [r.path for r in scan.non_images], self.non_images),
@@ -298,12 +304,12 @@ def make_messy(root, *, seed: int = 0, minority: str | None = None, minority_kee
         mess.mislabeled[target] = true_class
 
     for _, path in take(grayscale):
-        Image.open(path).convert("L").save(path)
+        _open(path, "L").save(path)
         mess.grayscale.append(path)
 
     for _, path in take(rgba):
         target = path.with_suffix(".png")
-        image = Image.open(path).convert("RGBA")  # opaque, but four channels
+        image = _open(path, "RGBA")  # opaque, but four channels
         path.unlink()
         image.save(target)
         mess.rgba.append(target)
@@ -311,13 +317,13 @@ def make_messy(root, *, seed: int = 0, minority: str | None = None, minority_kee
     for _, path in take(resized):
         side = rng.choice([40, 48, 64, 96])
         ratio = rng.choice([1.0, 1.0, 0.75, 1.33])
-        image = Image.open(path).convert("RGB")
+        image = _open(path, "RGB")
         image.resize((side, round(side * ratio)), Image.Resampling.BICUBIC).save(path)
         mess.resized.append(path)
 
     for _, path in take(rotated):
         target = path.with_suffix(".jpg")
-        image = Image.open(path).convert("RGB").transpose(Image.Transpose.ROTATE_90)
+        image = _open(path, "RGB").transpose(Image.Transpose.ROTATE_90)
         exif = Image.Exif()
         exif[EXIF_ORIENTATION] = 6  # "rotate 90° clockwise to display": undoes ROTATE_90
         path.unlink()
@@ -338,7 +344,7 @@ def make_messy(root, *, seed: int = 0, minority: str | None = None, minority_kee
 
     for _, path in take(near_duplicates):
         copy = _fresh_name(destination(path), ".jpg", counter)
-        image = Image.open(path).convert("RGB")
+        image = _open(path, "RGB")
         scale = rng.uniform(0.85, 1.25)
         size = (max(8, round(image.width * scale)), max(8, round(image.height * scale)))
         image.resize(size, Image.Resampling.BICUBIC).save(copy, quality=rng.randint(70, 90))
