@@ -423,32 +423,34 @@ class FolderScan:
     def sizes(self) -> Counter:
         return Counter(r.size for r in self.images)
 
-    def rows(self) -> list[dict]:
-        def top(counter, n=3, text=str):
-            items = counter.most_common()
-            shown = ", ".join(f"{text(k)}: {v:,}" for k, v in items[:n])
-            return shown + (f", ... ({len(items)} kinds)" if len(items) > n else "")
+    def rows(self, width: int = 56) -> list[dict]:
+        """One row per finding, its examples cut to ``width`` characters."""
+        def fit(items) -> str:
+            shown = []
+            for item in items:
+                if len("; ".join(shown + [item])) > width - 12 and shown:
+                    return "; ".join(shown) + f"; ... (+{len(items) - len(shown)})"
+                shown.append(item)
+            return "; ".join(shown)
 
-        def files(records, n=2, reason=False):
-            shown = [r.rel + (f" ({r.error})" if reason else "") for r in records[:n]]
-            return "; ".join(shown) + (f"; ... (+{len(records) - n})" if len(records) > n else "")
+        def top(counter, text=str) -> str:
+            return fit([f"{text(k)}: {v:,}" for k, v in counter.most_common()]).replace(";", ",")
 
-        size_text = lambda s: f"{s[0]}x{s[1]}"  # noqa: E731
         root = Path(self.root).absolute()
-        folders = [f"{_relative(p, root)}/" for p in self.hidden_folders + self.empty_folders]
+        folders = [f"{_relative(p, root)}/"
+                   for p in dict.fromkeys(self.hidden_folders + self.empty_folders)]
         return [
             {"found": "decodable images", "count": len(self.images),
-             "details": f"modes {top(self.modes())}"},
+             "examples": "modes " + top(self.modes())},
             {"found": "image sizes (w x h)", "count": len(self.sizes()),
-             "details": top(self.sizes(), text=size_text)},
-            {"found": "EXIF-rotated", "count": len(self.rotated), "details": files(self.rotated)},
+             "examples": top(self.sizes(), text=lambda s: f"{s[0]}x{s[1]}")},
+            {"found": "EXIF-rotated", "count": len(self.rotated),
+             "examples": fit([r.rel for r in self.rotated])},
             {"found": "undecodable", "count": len(self.corrupt),
-             "details": files(self.corrupt, n=3, reason=True)},
+             "examples": "listed below" if self.corrupt else ""},
             {"found": "not images", "count": len(self.non_images),
-             "details": files(self.non_images, n=3)},
-            {"found": "hidden or empty folders",
-             "count": len(set(self.hidden_folders + self.empty_folders)),
-             "details": ", ".join(dict.fromkeys(folders))},
+             "examples": fit([r.rel for r in self.non_images])},
+            {"found": "hidden or empty folders", "count": len(folders), "examples": fit(folders)},
         ]
 
     def summary(self) -> str:
@@ -459,7 +461,10 @@ class FolderScan:
         head = (f"{self.root}: {len(self.records):,} files"
                 + (f" in {len(splits)} splits ({', '.join(splits)})" if splits else "")
                 + f", {len(classes)} class folders")
-        return head + "\n" + format_table(self.rows())
+        text = head + "\n" + format_table(self.rows())
+        if self.corrupt:
+            text += "\nundecodable:\n" + "\n".join(f"  {r.rel}: {r.error}" for r in self.corrupt)
+        return text
 
     __repr__ = summary
 
@@ -479,7 +484,8 @@ def check_image(path) -> dict:
             return {"format": image.format, "mode": image.mode, "size": image.size,
                     "orientation": orientation}
     except Exception as error:  # PIL raises several kinds: OSError, SyntaxError, ValueError...
-        message = str(error).split("\n")[0] or type(error).__name__
+        message = str(error).split("\n")[0].replace(f"'{path}'", "").replace(str(path), "")
+        message = message.strip(" :") or "no details"
         return {"error": f"{type(error).__name__}: {message}"}
 
 

@@ -74,7 +74,7 @@ def test_scan_finds_every_kind_of_problem(messy):
     scan = folders.scan_folder(root)
     corrupt = {r.path for r in scan.corrupt}
     assert corrupt == {files[k].absolute() for k in ("truncated", "html", "empty_file")}
-    assert all(r.error for r in scan.corrupt)
+    assert all(r.error and str(r.path) not in r.error for r in scan.corrupt)  # short reasons
     assert {r.path for r in scan.non_images} == {files["ds_store"].absolute(),
                                                   files["notes"].absolute()}
     modes = {r.path.name: r.mode for r in scan.images}
@@ -85,6 +85,7 @@ def test_scan_finds_every_kind_of_problem(messy):
     assert {r.split for r in scan.records} == {"train", "test"}
     text = scan.summary()
     assert "undecodable                  3" in text and "not images" in text
+    assert "train/cat/truncated.png: " in text.split("undecodable:")[1]
     assert "hidden or empty folders" in text and ".ipynb_checkpoints" in text
 
 
