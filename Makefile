@@ -19,14 +19,14 @@ $(STAMP): requirements.txt pyproject.toml | $(PY)
 install: $(STAMP)
 
 book: $(STAMP)
-	$(PY) -m jupyter_book build . --quiet
+	$(VENV)/bin/jupyter-book build . --quiet
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
 # Notebooks run in quick mode here, whatever the machine: CI checks logic, not accuracy.
 test: $(STAMP)
 	CNNLIB_MODE=quick $(PY) -m pytest tests chapters whiteboard book --nbval-lax \
-		--sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
-	$(PY) -m jupyter_book build . -W -n --keep-going --quiet
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
+	$(VENV)/bin/jupyter-book build . -W -n --keep-going --quiet
 	@echo "make test: all passed; the book is in $(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
@@ -34,7 +34,7 @@ unit: $(STAMP)
 
 notebooks: $(STAMP)
 	CNNLIB_MODE=quick $(PY) -m pytest chapters whiteboard book --nbval-lax \
-		--sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
 
 # Practice copies of the chapters (code cells emptied) in practice/; CI checks they are current.
 practice: $(STAMP)
