@@ -137,6 +137,14 @@ def device_label(device: torch.device) -> str:
     return device.type
 
 
+def write_result(result: dict, out: Path) -> Path:
+    """Write a measured result as JSON, creating its folder: how benchmarks/ files are made."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    return out
+
+
 def device_slug(device: torch.device) -> str:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     return re.sub(r"[^a-z0-9]+", "-", f"{device.type} {name}".lower()).strip("-")
@@ -654,8 +662,7 @@ def main(argv=None) -> dict:
     date = time.strftime("%Y-%m-%d")
     slug = device_slug(torch.device(result["device"]))
     out = args.out or RESULTS_DIR / f"{slug}-{date}-{mode}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(result, out)
     print(format_result(result))
     print(f"\nwritten: {out}")
     return result

@@ -35,6 +35,17 @@ def _grid(n: int, ncols: int, size: float = 1.3):
         ax.axis("off")
     return fig, axes.flat
 
+def _finish_line_plot(fig, ax, xlabel: str, ylabel: str, title: str | None):
+    """Labels, grid, legend and title: the common ending of the book's line plots."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
 
 def show_images(images, labels=None, classes=None, ncols: int = 8, mean=None, std=None,
                 titles=None, size: float = 1.3):
@@ -355,14 +366,7 @@ def plot_receptive_fields(tables: dict, title: str | None = None):
         ax.plot(depth, fields, "o-", label=label, markersize=4)
         ax.annotate(str(fields[-1]), (depth[-1], fields[-1]), textcoords="offset points",
                     xytext=(5, 0), va="center", fontsize=8)
-    ax.set_xlabel("layers from the input")
-    ax.set_ylabel("receptive field (pixels)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_line_plot(fig, ax, "layers from the input", "receptive field (pixels)", title)
 
 
 @torch.no_grad()
@@ -417,14 +421,7 @@ def plot_loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", l
         ax.plot(range(len(values)), values, label=label)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return _finish_line_plot(fig, ax, xlabel, ylabel, title)
 
 
 def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import functools
 import inspect
-import json
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,6 +27,7 @@ import torch.nn.functional as F
 from . import fast as _fast
 from .data import dataset_info, load_data
 from .fast import FastSettings
+from .bench import write_result
 from .models import get_model
 from .models._registry import _BUILDERS
 from .settings import RunSettings, pick_device, seed_everything
@@ -195,8 +195,7 @@ def main(argv=None) -> dict:
                         fast=FastSettings(compile=args.compile), progress=args.progress)
     out = args.out or default_out(f"recipe-{args.recipe}", torch.device(result["device"]),
                                   result["mode"])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
+    write_result(result, out)
     print(format_recipe(result))
     print(f"written: {out}")
     return result
