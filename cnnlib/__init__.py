@@ -20,12 +20,12 @@ from .fast import FastSettings
 from .loader import TensorLoader
 from .settings import RunSettings, banner, pick_device, pick_mode, seed_everything, setup
 from .summary import format_table, summary
-from .train import History, evaluate, fit, predict
+from .train import History, evaluate, fit, predict, predict_probs
 from . import arithmetic, checkpoint, fast, layers, models, plots  # noqa: E402  (submodules, by name)
 
 __all__ = [
     "CheckpointError", "load_checkpoint", "save_checkpoint",
     "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings", "TensorLoader", "banner",
     "channel_stats", "data_root", "evaluate", "fit", "format_table", "load_data", "load_tensors",
-    "pick_device", "pick_mode", "predict", "seed_everything", "setup", "summary",
+    "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "summary",
 ]

@@ -283,3 +283,14 @@ def flops_per_image(model: nn.Module, input_size: Sequence[int], training: bool 
     """
     forward = 2 * sum(row["macs"] for row in layer_table(model, input_size))
     return 3 * forward if training else forward
+
+
+def count_weighted_layers(model: nn.Module) -> int:
+    """Depth as the ResNet paper counts it: convolutions and linear layers on the main path.
+
+    Projection shortcuts are not counted (ResNet-18 has 18 layers with its three 1×1
+    projections left out); they are recognised by their module names, ``downsample`` as in
+    torchvision or ``shortcut`` as in many tutorials.
+    """
+    return sum(isinstance(m, (nn.Conv2d, nn.Linear)) for name, m in model.named_modules()
+               if not any(part in ("downsample", "shortcut") for part in name.split(".")))

@@ -126,6 +126,46 @@ def predict(model: torch.nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]
     return torch.cat(preds), torch.cat(labels)
 
 
+def _dropout_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
+    from .layers import Dropout
+    kinds = (Dropout, torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d,
+             torch.nn.Dropout3d, torch.nn.AlphaDropout)
+    return [m for m in model.modules() if isinstance(m, kinds)]
+
+
+@torch.inference_mode()
+def predict_probs(model: torch.nn.Module, loader, passes: int = 1,
+                  dropout: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Softmax probabilities, ``passes × N × classes``, and the labels, on the CPU.
+
+    ``dropout=True`` is Monte-Carlo dropout (Gal and Ghahramani 2016): the model is in eval mode
+    except its dropout layers, so each pass samples another thinned network while BatchNorm
+    still uses its running statistics. ``model.train()`` would also switch BatchNorm to batch
+    statistics, which is not the same thing.
+    """
+    if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
+        raise ValueError(f"passes must be a positive int, got {passes!r}")
+    layers = _dropout_modules(model)
+    if dropout and not layers:
+        raise ValueError("dropout=True, but the model has no dropout layer to keep switched on")
+    model.eval()
+    for layer in layers if dropout else ():
+        layer.train()
+    device = next(model.parameters()).device
+    try:
+        runs, labels = [], []
+        for i in range(passes):
+            probs = []
+            for x, y in loader:
+                probs.append(model(x.to(device)).float().softmax(1).cpu())
+                if i == 0:
+                    labels.append(y.cpu())
+            runs.append(torch.cat(probs))
+    finally:
+        model.eval()
+    return torch.stack(runs), torch.cat(labels)
+
+
 def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
         optimizer: torch.optim.Optimizer | None = None, lr: float = 0.01,
         scheduler=None, scheduler_per_batch: bool = False, loss_fn=F.cross_entropy,

@@ -309,3 +309,20 @@ def test_layer_table_nested_names_and_trainable_count():
     assert [r["name"] for r in rows] == ["features.0", "features.1", "head"]
     assert count_params(model) == 3 * 8 * 9 + 8 + 512 * 2 + 2
     assert count_params(model, trainable_only=True) == 512 * 2 + 2
+
+
+@pytest.mark.parametrize("name, depth", [("resnet18", 18), ("resnet34", 34), ("resnet50", 50),
+                                         ("resnet18_cifar", 18), ("resnet20", 20),
+                                         ("resnet56", 56), ("plain20", 20), ("lenet5", 5)])
+def test_count_weighted_layers_matches_the_names(name, depth):
+    from cnnlib.arithmetic import count_weighted_layers
+    from cnnlib.models import get_model
+    assert count_weighted_layers(get_model(name)) == depth
+
+
+def test_count_weighted_layers_skips_tutorial_style_shortcuts():
+    from cnnlib.arithmetic import count_weighted_layers
+    block = nn.Module()
+    block.conv1, block.conv2 = nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3)
+    block.shortcut = nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(8))
+    assert count_weighted_layers(block) == 2

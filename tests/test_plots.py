@@ -163,3 +163,15 @@ def test_plot_activations_rejects_bad_input():
         plots.plot_activations({"ReLU": torch.relu}, x_range=(1, -1))
     with pytest.raises(ValueError, match="elementwise"):
         plots.plot_activations({"sum": torch.sum})
+
+
+def test_draw_blocks_labels_every_layer_and_the_shortcut():
+    fig = plots.draw_blocks()
+    texts = [[t.get_text() for t in ax.texts] for ax in fig.axes]
+    assert len(texts) == 3
+    assert "identity" not in texts[0] and "ReLU(F(x))" in texts[0]
+    assert texts[1].count("3×3 conv, 64") == 2 and "identity" in texts[1] and "+" in texts[1]
+    assert ["1×1 conv, 64", "3×3 conv, 64", "1×1 conv, 256"] == [
+        t for t in texts[2] if "conv" in t]
+    with pytest.raises(ValueError, match="kinds must be among"):
+        plots.draw_blocks(["resnext"])

@@ -8,6 +8,7 @@ from torch import nn
 
 from cnnlib.data import load_data
 from cnnlib.settings import RunSettings, seed_everything
+import cnnlib
 from cnnlib.train import History, epochs_to_reach, evaluate, fit, predict
 
 CPU = torch.device("cpu")
@@ -207,3 +208,31 @@ def test_epochs_to_reach_reads_the_first_epoch_past_a_threshold():
     assert epochs_to_reach(history, "train_loss", 0.85, below=True) == 3
     with pytest.raises(KeyError, match="test_acc"):
         epochs_to_reach(history, "test_acc", 0.5)
+
+
+def test_predict_probs_mc_dropout_varies_but_keeps_batchnorm_in_eval():
+    from cnnlib.loader import TensorLoader
+    from cnnlib.train import predict_probs
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 16),
+                                torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+                                cnnlib.layers.Dropout(0.5), torch.nn.Linear(16, 3))
+    x = torch.randint(0, 256, (20, 3, 2, 2), dtype=torch.uint8)
+    loader = TensorLoader(x, torch.arange(20) % 3, batch_size=8, shuffle=False)
+    plain, labels = predict_probs(model, loader, passes=2)
+    assert plain.shape == (2, 20, 3) and torch.equal(plain[0], plain[1])
+    assert torch.equal(labels, torch.arange(20) % 3)
+    assert torch.allclose(plain.sum(-1), torch.ones(2, 20))
+    mc, _ = predict_probs(model, loader, passes=2, dropout=True)
+    assert not torch.equal(mc[0], mc[1])
+    bn = model[2]
+    assert not bn.training and not model[4].training  # everything back in eval mode
+    assert bn.num_batches_tracked.item() == 0          # BatchNorm never used batch statistics
+
+
+def test_predict_probs_refuses_mc_dropout_without_dropout():
+    from cnnlib.train import predict_probs
+    with pytest.raises(ValueError, match="no dropout layer"):
+        predict_probs(torch.nn.Linear(2, 2), [(torch.zeros(1, 2), torch.zeros(1))], dropout=True)
+    with pytest.raises(ValueError, match="passes must be a positive int"):
+        predict_probs(torch.nn.Linear(2, 2), [], passes=0)

@@ -11,10 +11,11 @@ from ._registry import get_model, list_models, register
 from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetPaper, AlexNetTorchvision,
                       alexnet_cifar, alexnet_half, alexnet_paper, alexnet_torchvision)
 from .lenet import LeNet5, lenet5
+from .mlp import MLP, mlp
 from . import resnet  # noqa: F401  (registers the ResNets)
 
 __all__ = [
-    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5",
+    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5", "MLP",
     "alexnet_cifar", "alexnet_half", "alexnet_paper", "alexnet_torchvision", "check_input",
-    "get_model", "lenet5", "list_models", "register",
+    "get_model", "lenet5", "list_models", "mlp", "register",
 ]
