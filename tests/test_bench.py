@@ -119,7 +119,7 @@ def test_measure_takes_turns_and_respects_the_plan():
     result = bench.measure(runs, {"a": 4, "b": 8}, CPU, plan)
     timed = calls[4:]  # per run: two warm-up steps, one at a time (warmup_s=0: no more)
     assert calls[:4] == [("a", 1), ("a", 1), ("b", 1), ("b", 1)]
-    assert timed == [("a", 7), ("b", 7), ("a", 7), ("b", 7)]  # fast runs: capped at max_steps
+    assert timed == [("a", 7), ("b", 7), ("b", 7), ("a", 7)]  # ABBA; fast runs: capped at max_steps
     assert result["a"]["steps"] == 7 and len(result["b"]["seconds"]) == 2
     assert bench.measure(runs, {"a": 1, "b": 1}, CPU, plan, steps=2)["a"]["steps"] == 2
 
