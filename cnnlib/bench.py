@@ -210,6 +210,7 @@ def measure(runs: dict, items_per_step: dict, device, plan: Plan, steps: int | N
     Each run is warmed up one step at a time (the last warm-up step's time chooses its step
     count: enough to fill ``plan.target_s``), then the runs take turns, ``repeats`` times, in
     alternating order (A B, B A, ...): run first, a run was measured about 10 % slower on a CPU.
+    ``plan.budget_s`` may lower the number of repeats, but not below two (one in each order).
     The result is each run's median rate, with the raw times. ``steps`` fixes one step count for
     all runs instead.
     """
@@ -226,7 +227,10 @@ def measure(runs: dict, items_per_step: dict, device, plan: Plan, steps: int | N
         counts[name] = steps or (max(plan.min_steps, min(top, math.ceil(plan.target_s / t)))
                                  if t else plan.min_steps)
     group = sum(counts[n] * t for n, t in probe.items() if t)
-    repeats = max(1, min(plan.repeats, int(plan.budget_s // group))) if group else plan.repeats
+    # The budget may cut repeats, but never below one in each order: with a single A B pair the
+    # run that goes first carries the order bias alone.
+    floor = min(2, plan.repeats) if len(runs) > 1 else 1
+    repeats = max(floor, min(plan.repeats, int(plan.budget_s // group))) if group else plan.repeats
     seconds = {name: [] for name in runs}
     order = list(runs.items())
     for i in range(repeats):  # ABBA order: neither run always goes first (caches, clocks)

@@ -124,6 +124,17 @@ def test_measure_takes_turns_and_respects_the_plan():
     assert bench.measure(runs, {"a": 1, "b": 1}, CPU, plan, steps=2)["a"]["steps"] == 2
 
 
+def test_a_tight_budget_still_measures_each_order_once():
+    calls = []
+    runs = {"a": lambda n: calls.append(("a", n)), "b": lambda n: calls.append(("b", n))}
+    plan = bench.Plan(warmup=1, min_steps=3, max_steps=3, target_s=1.0, repeats=5, budget_s=0.0)
+    bench.measure(runs, {"a": 1, "b": 1}, CPU, plan)
+    assert calls[2:] == [("a", 3), ("b", 3), ("b", 3), ("a", 3)]
+    calls.clear()
+    bench.measure(runs, {"a": 1, "b": 1}, CPU, bench.Plan(**{**plan.__dict__, "repeats": 1}))
+    assert calls[2:] == [("a", 3), ("b", 3)]  # one repeat asked for: one repeat given
+
+
 def test_take_and_endless_yield_the_right_number_of_batches():
     stream = bench.endless([1, 2, 3])
     assert len(bench.Take(stream, 5)) == 5 and list(bench.Take(stream, 5)) == [1, 2, 3, 1, 2]
