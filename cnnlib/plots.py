@@ -195,6 +195,24 @@ def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int
     return torch.bincount(index, minlength=num_classes ** 2).view(num_classes, num_classes)
 
 
+def most_confused(preds, labels, classes, n: int = 5) -> list[dict]:
+    """The ``n`` largest off-diagonal cells of the confusion matrix, largest first: which true
+    class was taken for which, how often, and what share of that class's test images it is."""
+    cm = confusion_matrix(preds, labels, len(classes))
+    per_class = cm.sum(1)
+    off = cm.clone()
+    off.fill_diagonal_(0)
+    counts, flat = off.flatten().sort(descending=True, stable=True)
+    rows = []
+    for count, index in zip(counts[:n].tolist(), flat[:n].tolist()):
+        if count == 0:
+            break
+        true, pred = divmod(index, len(classes))
+        rows.append({"true": classes[true], "predicted": classes[pred], "images": count,
+                     "of the class": f"{count / per_class[true].item():.1%}"})
+    return rows
+
+
 def plot_confusion_matrix(preds, labels, classes, title: str | None = None):
     """The confusion matrix with counts in the cells; the diagonal is what went right."""
     cm = confusion_matrix(preds, labels, len(classes)).numpy()

@@ -118,6 +118,18 @@ def test_confusion_matrix_counts_a_hand_made_example():
     assert plots.confusion_matrix(torch.tensor([3]), torch.tensor([0]), 4)[0, 3] == 1
 
 
+def test_most_confused_lists_the_largest_mistakes_first():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1, 2, 2, 2])
+    preds = torch.tensor([1, 1, 2, 0, 0, 1, 2, 2, 2])
+    rows = plots.most_confused(preds, labels, ("cat", "dog", "eel"), n=5)
+    assert rows == [
+        {"true": "cat", "predicted": "dog", "images": 2, "of the class": "50.0%"},
+        {"true": "cat", "predicted": "eel", "images": 1, "of the class": "25.0%"},
+        {"true": "dog", "predicted": "cat", "images": 1, "of the class": "50.0%"},
+    ]  # stops at the last mistake; the diagonal (right answers) is never listed
+    assert plots.most_confused(labels, labels, ("cat", "dog", "eel")) == []
+
+
 def test_plot_confusion_matrix_titles_the_accuracy():
     labels = torch.tensor([0, 1, 2, 2, 0, 2])
     preds = torch.tensor([0, 1, 1, 2, 2, 2])
