@@ -165,3 +165,19 @@ def test_gpu_peak_comes_from_the_data_sheet_table(monkeypatch, name, flops):
     peak = bench.device_peak(torch.device("cuda"))
     assert peak["flops"] == flops and peak["estimate"] is False
     assert bench.device_slug(torch.device("cuda")).startswith("cuda-")
+
+
+def _bench_result(date, overheads):
+    models = {name: {"overhead": {"overhead_pct": pct}} for name, pct in overheads.items()}
+    return {"kind": "bench", "date": date, "file": f"{date}.json", "device": "cpu",
+            "machine": {"cores": 2}, "models": models}
+
+
+def test_overhead_goal_is_judged_only_by_a_run_of_every_default_model():
+    everything = _bench_result("2026-01-01", dict.fromkeys(bench.DEFAULT_MODELS, 7.0))
+    lenet_only = _bench_result("2026-02-01", {"lenet5": 1.0})
+    row = bench.target_rows([everything, lenet_only])[1]
+    assert row["status"] == "not met" and "2026-01-01.json" in row["measured"]
+    assert bench.target_rows([lenet_only])[1]["status"] == "not yet measured"
+    good = _bench_result("2026-03-01", dict.fromkeys(bench.DEFAULT_MODELS, 4.9))
+    assert bench.target_rows([everything, good])[1]["status"] == "met"
