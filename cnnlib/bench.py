@@ -210,7 +210,8 @@ def measure(runs: dict, items_per_step: dict, device, plan: Plan, steps: int | N
     Each run is warmed up one step at a time (the last warm-up step's time chooses its step
     count: enough to fill ``plan.target_s``), then the runs take turns, ``repeats`` times, in
     alternating order (A B, B A, ...): run first, a run was measured about 10 % slower on a CPU.
-    ``plan.budget_s`` may lower the number of repeats, but not below two (one in each order).
+    ``plan.budget_s`` may lower the number of repeats, but not below two (one in each order)
+    unless ``plan.repeats`` asks for one.
     The result is each run's median rate, with the raw times. ``steps`` fixes one step count for
     all runs instead.
     """
