@@ -415,23 +415,32 @@ def load_cifar(images: int, test_images: int, root=None) -> dict:
 
 def run_benchmark(mode: str = "quick", models=DEFAULT_MODELS, device=None,
                   fast: FastSettings | None = None, plan: Plan | None = None, workers: int = 2,
-                  data_path: bool = True, data_workers=(0, 2), root=None, log=print) -> dict:
-    """Every measurement for this machine, as one JSON-ready dict."""
+                  data_path: bool = True, data_workers=(0, 2), root=None, log=print,
+                  save=None) -> dict:
+    """Every measurement for this machine, as one JSON-ready dict.
+
+    ``save(result)``, if given, is called after each part with the result so far
+    (``"complete": False`` until the last part): a long CPU run that is stopped keeps what it
+    measured."""
     if mode not in PLANS:
         raise ValueError(f"mode must be one of {sorted(PLANS)}, got {mode!r}")
     device = pick_device(device)
     fast = _fast.settings_for(device, fast)
     plan = plan or PLANS[mode]
     peak = device_peak(device)
+    started = time.perf_counter()
     data = load_cifar(plan.data_images, plan.eval_images, root=root)
     data.update(workers=workers, root=root)
     result = {"kind": "bench", "mode": mode, "date": time.strftime("%Y-%m-%d %H:%M:%S"),
               **machine_info(device), "peak": peak, "fast": fast.as_dict(),
-              "plan": plan.__dict__, "baseline_workers": workers, "models": {}}
+              "plan": plan.__dict__, "baseline_workers": workers, "models": {},
+              "complete": False}
+    save = save or (lambda r: None)
     with _fast.backend_flags(fast):
         if data_path:
             log("data path ...")
             result["data_path"] = bench_data_path(device, fast, plan, data, tuple(data_workers))
+            save(result)
         for name in models:
             log(f"{name} ...")
             row = bench_model(name, device, fast, plan, data)
@@ -442,6 +451,10 @@ def run_benchmark(mode: str = "quick", models=DEFAULT_MODELS, device=None,
                     row["train"]["baseline_images_per_s"] * row["flops_per_train_image"]
                     / peak["flops"])
             result["models"][name] = row
+            if name != models[-1]:
+                save(result)
+    result.update(complete=True, wall_seconds=time.perf_counter() - started)
+    save(result)
     return result
 
 
@@ -509,6 +522,15 @@ def _x(ratio) -> str:
     return "-" if ratio is None else f"{ratio:.1f}x"
 
 
+def overhead_pairs(overhead: dict) -> list[float]:
+    """fit's overhead in each repeat, in %: fit and the bare loop ran the same steps one after
+    the other, so how far these disagree is the resolution of the median."""
+    raw = overhead.get("raw") or {}
+    if "fit" not in raw or raw["fit"]["steps"] != raw["bare"]["steps"]:
+        return []
+    return [100 * (f / b - 1) for f, b in zip(raw["fit"]["seconds"], raw["bare"]["seconds"])]
+
+
 def format_result(r: dict) -> str:
     """The tables of one bench run (or one recipe run), headed by where and when it ran."""
     if r.get("kind") == "recipe":
@@ -517,7 +539,8 @@ def format_result(r: dict) -> str:
         return format_recipe(r)
     v = r["versions"]
     threads = f", torch threads: {r['machine']['torch_threads']}" if r["device"] == "cpu" else ""
-    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}: {r['device_name']} "
+    took = f", {r['wall_seconds'] / 60:.0f} min" if r.get("wall_seconds") else ""
+    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}{took}: {r['device_name']} "
              f"({r['device']}{threads}), torch {v['torch']}",
              f"peak: {_flops(r['peak']['flops'])} {r['peak'].get('precision') or ''} "
              f"({r['peak']['how']})", ""]
@@ -538,11 +561,15 @@ def format_result(r: dict) -> str:
             e = m["eval"]
             lines.append(f"{name:<34}{_rate(e['book_images_per_s']):>9}"
                          f"{_rate(e['baseline_images_per_s']):>10}{_x(e['speedup']):>8}")
-        lines += ["", f"{'trainer overhead, images/s':<34}{'fit':>9}{'bare':>10}{'overhead':>10}"]
+        lines += ["", f"{'trainer overhead, images/s':<34}{'fit':>9}{'bare':>10}{'overhead':>10}"
+                      f"{'each pair':>18}"]
         for name, m in r["models"].items():
             o = m["overhead"]
+            pairs = overhead_pairs(o)
+            spread = f"{min(pairs):+.1f} .. {max(pairs):+.1f}%" if pairs else "-"
             lines.append(f"{name:<34}{_rate(o['fit_images_per_s']):>9}"
-                         f"{_rate(o['bare_images_per_s']):>10}{o['overhead_pct']:>9.1f}%")
+                         f"{_rate(o['bare_images_per_s']):>10}{o['overhead_pct']:>9.1f}%"
+                         f"{spread:>18}")
     d = r.get("data_path")
     if d:
         lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images, {d['augment']}, "
@@ -557,6 +584,9 @@ def format_result(r: dict) -> str:
                              f"{_x(d[f'speedup_vs_workers{w}'])} faster")
     if r["mode"] == "quick":
         lines += ["", "(quick mode: few steps per measurement; compare ratios, not digits)"]
+    if r.get("complete") is False:
+        done = ", ".join(["data path"] * bool(d) + list(r.get("models") or ())) or "nothing"
+        lines += ["", f"(incomplete: the run stopped after measuring {done})"]
     return "\n".join(lines)
 
 
@@ -664,14 +694,15 @@ def main(argv=None) -> dict:
                  "max_steps": args.max_steps, "repeats": args.repeats}
     plan = replace(plan, **{k: v for k, v in overrides.items() if v is not None})
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    result = run_benchmark(mode, models, device=args.device,
+    device = pick_device(args.device)
+    date = time.strftime("%Y-%m-%d")
+    out = args.out or RESULTS_DIR / f"{device_slug(device)}-{date}-{mode}.json"
+    result = run_benchmark(mode, models, device=device,
                            fast=FastSettings(compile=args.compile),
                            plan=plan, workers=args.workers, data_path=not args.no_data_path,
-                           data_workers=[int(w) for w in args.data_workers.split(",") if w.strip()])
-    date = time.strftime("%Y-%m-%d")
-    slug = device_slug(torch.device(result["device"]))
-    out = args.out or RESULTS_DIR / f"{slug}-{date}-{mode}.json"
-    write_result(result, out)
+                           data_workers=[int(w) for w in args.data_workers.split(",")
+                                         if w.strip()],
+                           save=lambda r: write_result(r, out))
     print(format_result(result))
     print(f"\nwritten: {out}")
     return result

@@ -181,3 +181,41 @@ def test_overhead_goal_is_judged_only_by_a_run_of_every_default_model():
     assert bench.target_rows([lenet_only])[1]["status"] == "not yet measured"
     good = _bench_result("2026-03-01", dict.fromkeys(bench.DEFAULT_MODELS, 4.9))
     assert bench.target_rows([everything, good])[1]["status"] == "met"
+
+
+
+def _model_row():
+    rates = {"book_images_per_s": 1.0, "baseline_images_per_s": 1.0, "speedup": 1.0}
+    return {"flops_per_train_image": 3.0, "flops_per_eval_image": 1.0,
+            "train": {**rates, "batch_size": 128}, "eval": rates,
+            "overhead": {"fit_images_per_s": 1.0, "bare_images_per_s": 1.0, "overhead_pct": 0.0}}
+
+
+def test_a_run_that_stops_keeps_what_it_measured(tmp_path, monkeypatch):
+    """A full CPU run takes half an hour: if it is stopped in the last model, the JSON file
+    already holds the data path and the models before it, marked incomplete."""
+    def fake_model(name, *args):
+        if name == "resnet18_cifar":
+            raise KeyboardInterrupt
+        return _model_row()
+
+    monkeypatch.setattr(bench, "load_cifar", lambda *args, **kwargs: {})
+    epoch = {"images": 10, "augment": "crop + flip", "tensor_loader": {"images_per_s": 1.0}}
+    monkeypatch.setattr(bench, "bench_data_path", lambda *args: epoch)
+    monkeypatch.setattr(bench, "bench_model", fake_model)
+    out = tmp_path / "partial.json"
+    with pytest.raises(KeyboardInterrupt):
+        bench.main(["--full", "--device", "cpu", "--out", str(out)])
+    partial = json.loads(out.read_text())
+    assert partial["complete"] is False and partial["data_path"] == epoch
+    assert list(partial["models"]) == ["lenet5", "alexnet_cifar"]
+    assert "incomplete: the run stopped after measuring data path, lenet5, alexnet_cifar" in (
+        bench.format_result(partial))
+    assert bench.target_rows([partial])[1]["status"] == "not yet measured"
+
+    monkeypatch.setattr(bench, "bench_model", lambda *args: _model_row())
+    bench.main(["--full", "--device", "cpu", "--out", str(out), "--no-data-path"])
+    finished = json.loads(out.read_text())
+    assert finished["complete"] is True and len(finished["models"]) == 3
+    assert finished["wall_seconds"] > 0
+    assert "incomplete" not in bench.format_result(finished)
