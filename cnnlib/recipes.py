@@ -193,8 +193,9 @@ def main(argv=None) -> dict:
                         model=args.model, train_size=args.train_size, test_size=args.test_size,
                         device=args.device, seed=args.seed,
                         fast=FastSettings(compile=args.compile), progress=args.progress)
-    out = args.out or default_out(f"recipe-{args.recipe}", torch.device(result["device"]),
-                                  result["mode"])
+    # another model gets its own file name, so it does not overwrite the recipe's own run
+    kind = f"recipe-{args.recipe}" + (f"-{args.model}" if args.model else "")
+    out = args.out or default_out(kind, torch.device(result["device"]), result["mode"])
     write_result(result, out)
     print(format_recipe(result))
     print(f"written: {out}")

@@ -71,6 +71,15 @@ def test_recipe_runs_end_to_end_in_quick_mode(tmp_path, data_dir):
     assert "lenet5" in bench.format_results(bench.load_results([out]))
 
 
+def test_recipe_with_another_model_names_its_file_after_that_model(tmp_path, monkeypatch,
+                                                                   data_dir):
+    monkeypatch.setattr(bench, "RESULTS_DIR", tmp_path)
+    recipes.main(["cifar_resnet18", "--quick", "--model", "lenet5", "--train-size", "128",
+                  "--test-size", "128", "--device", "cpu"])
+    (path,) = tmp_path.glob("*.json")
+    assert path.name.startswith("recipe-cifar_resnet18-lenet5-cpu-") and "quick" in path.name
+
+
 def test_recipe_stops_at_its_target(data_dir):
     # a target of 1% is reached after the first epoch, whatever the budget
     result = recipes.run_recipe("cifar_resnet18", quick=True, model="lenet5", target=0.01,
