@@ -540,8 +540,8 @@ def format_result(r: dict) -> str:
     v = r["versions"]
     threads = f", torch threads: {r['machine']['torch_threads']}" if r["device"] == "cpu" else ""
     took = f", {r['wall_seconds'] / 60:.0f} min" if r.get("wall_seconds") else ""
-    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}{took}: {r['device_name']} "
-             f"({r['device']}{threads}), torch {v['torch']}",
+    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}{took}",
+             f"{r['device_name']} ({r['device']}{threads}), torch {v['torch']}",
              f"peak: {_flops(r['peak']['flops'])} {r['peak'].get('precision') or ''} "
              f"({r['peak']['how']})", ""]
     if r.get("models"):
@@ -572,8 +572,8 @@ def format_result(r: dict) -> str:
                          f"{spread:>18}")
     d = r.get("data_path")
     if d:
-        lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images, {d['augment']}, "
-                      "normalised, on the device"]
+        lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images on the device,",
+                  f"           {d['augment']}, normalised"]
         rate = _rate(d["tensor_loader"]["images_per_s"])
         lines.append(f"  {'TensorLoader':<34}{rate:>9} images/s")
         for key, value in d.items():
@@ -611,7 +611,7 @@ def target_rows(results: list[dict] | None = None) -> list[dict]:
                   if k.startswith("speedup_vs_workers")}
         worst = min(ratios.values())
         rows.append({"goal": goal, "measured": ", ".join(
-            f"{v:.1f}x vs {w} workers" for w, v in ratios.items()) + f" ({r['file']})",
+            f"{v:.1f}x vs {w} workers" for w, v in ratios.items()), "source": r["file"],
             "status": "met" if worst >= TARGETS["loader_speedup"] else "not met"})
     else:
         rows.append({"goal": goal, "measured": "-", "status": "not yet measured"})
@@ -624,7 +624,7 @@ def target_rows(results: list[dict] | None = None) -> list[dict]:
         r = with_models[-1]
         pcts = {name: m["overhead"]["overhead_pct"] for name, m in r["models"].items()}
         rows.append({"goal": goal, "measured": ", ".join(
-            f"{name} {p:.1f}%" for name, p in pcts.items()) + f" ({r['file']})",
+            f"{name} {p:.1f}%" for name, p in pcts.items()), "source": r["file"],
             "status": "met" if max(pcts.values()) <= TARGETS["overhead_pct"] else "not met"})
     else:
         rows.append({"goal": goal, "measured": "-", "status": "not yet measured"})
@@ -640,12 +640,21 @@ def target_rows(results: list[dict] | None = None) -> list[dict]:
         measured = (f"{100 * r['target']:g}% in {r['seconds_to_target']:.1f} s" if r["reached"]
                     else f"not reached: {100 * r['final_test_acc']:.2f}% after "
                          f"{r['wall_seconds']:.1f} s")
-        rows.append({"goal": goal, "measured": f"{measured} ({r['file']})",
+        rows.append({"goal": goal, "measured": measured, "source": r["file"],
                      "status": "met" if met else "not met"})
     else:
         rows.append({"goal": goal, "measured": "-",
                      "status": "not yet measured (no recorded run on an H100)"})
     return rows
+
+
+def format_targets(rows: list[dict] | None = None) -> str:
+    """The goals of :func:`target_rows`, one short block each (a table of them is too wide to
+    read on a book page)."""
+    rows = target_rows() if rows is None else rows
+    return "\n\n".join(f"{row['goal']}\n  status:   {row['status']}\n  measured: {row['measured']}"
+                       + (f"\n  from:     {row['source']}" if row.get("source") else "")
+                       for row in rows)
 
 
 def format_results(results: list[dict], kind: str = "bench") -> str:

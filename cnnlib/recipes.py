@@ -153,8 +153,8 @@ def format_recipe(result: dict) -> str:
     """A few lines a reader can check against the JSON."""
     settings = result["settings"]
     lines = [f"{result['recipe']} ({settings['model']} on {settings['dataset']}, "
-             f"{result['mode']} mode, {result['train_images']} training images) on "
-             f"{result['device_name']}, {result['date']}"]
+             f"{result['mode']} mode, {result['train_images']} training images)",
+             f"on {result['device_name']}, {result['date']}"]
     lines.append(f"setup (data to the device): {result['setup_seconds']:.1f} s")
     for row in result["history"]:
         lines.append(f"  epoch {row['epoch']:>3}  test acc {100 * row['test_acc']:6.2f}%  "

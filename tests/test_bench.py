@@ -186,10 +186,14 @@ def test_overhead_goal_is_judged_only_by_a_run_of_every_default_model():
     everything = _bench_result("2026-01-01", dict.fromkeys(bench.DEFAULT_MODELS, 7.0))
     lenet_only = _bench_result("2026-02-01", {"lenet5": 1.0})
     row = bench.target_rows([everything, lenet_only])[1]
-    assert row["status"] == "not met" and "2026-01-01.json" in row["measured"]
+    assert row["status"] == "not met" and row["source"] == "2026-01-01.json"
     assert bench.target_rows([lenet_only])[1]["status"] == "not yet measured"
     good = _bench_result("2026-03-01", dict.fromkeys(bench.DEFAULT_MODELS, 4.9))
     assert bench.target_rows([everything, good])[1]["status"] == "met"
+    text = bench.format_targets(bench.target_rows([everything, good]))
+    assert "<= 5%\n  status:   met\n  measured: lenet5 4.9%" in text
+    assert "status:   not yet measured" in text and "from:     2026-03-01.json" in text
+    assert max(map(len, text.splitlines())) < 100  # readable on a book page
 
 
 
