@@ -6,8 +6,9 @@
 A recipe is the book's ordinary code with every speed switch on: the whole dataset on the device
 in a :class:`~cnnlib.loader.TensorLoader` (crop + flip done batch-wise, no Python per image),
 :class:`~cnnlib.fast.FastSettings` resolved for the device, SGD with Nesterov momentum on a
-one-cycle schedule, label smoothing. Test accuracy is measured after every epoch and training
-stops at the first epoch that reaches the target. The wall time counts everything from the first
+one-cycle schedule, label smoothing, and optionally flip test-time augmentation (``tta``: the
+test accuracy of the mean prediction for each image and its mirror image). Test accuracy is
+measured after every epoch and training stops at the first epoch that reaches the target. The wall time counts everything from the first
 training step to that evaluation (cuDNN autotuning and per-epoch evaluation included); loading
 the dataset from disk to the device is measured separately as ``setup_seconds``.
 """
@@ -18,7 +19,7 @@ import argparse
 import functools
 import inspect
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ from .bench import write_result
 from .models import get_model
 from .models._registry import _BUILDERS
 from .settings import RunSettings, pick_device, seed_everything
-from .train import StopTraining, fit
+from .train import StopTraining, evaluate, fit
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,23 @@ class Recipe:
     weight_decay: float = 5e-4
     label_smoothing: float = 0.1
     augment: bool = True
+    drop_last: bool = True  # every step a full batch: no second cuDNN autotuning for the rest
+    tta: bool = False  # evaluate on each test image and its mirror image (FlipAverage)
+
+
+class FlipAverage(torch.nn.Module):
+    """Test-time augmentation: the mean of the logits for an image and for its mirror image.
+
+    Training already shows the network mirrored images, so both are fair guesses; averaging the
+    two cancels part of each one's error, at the cost of a second forward pass per test image.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.model(x) + self.model(x.flip(3))) / 2
 
 
 RECIPES: dict[str, Recipe] = {
@@ -70,6 +88,14 @@ def build_model(name: str, channels: int = 3, num_classes: int = 10) -> torch.nn
     return get_model(name, num_classes=num_classes, **extra)  # an unknown name: get_model says so
 
 
+def warmup_fraction(pct_start: float, total_steps: int) -> float:
+    """``pct_start``, raised to two steps of warm-up on short runs: OneCycleLR divides by zero
+    when the warm-up is exactly one step (e.g. a quick run of 4 steps at 0.25)."""
+    if total_steps >= 4 and pct_start * total_steps < 2:
+        return min(0.5, 2 / total_steps)
+    return pct_start
+
+
 def default_out(kind: str, device: torch.device, mode: str) -> Path:
     """``benchmarks/<kind>-<device>-<date>-<mode>.json`` next to the package."""
     from .bench import RESULTS_DIR, device_slug
@@ -83,15 +109,18 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
                train_size: int | None = None, test_size: int | None = None,
                device: str | torch.device | None = None, seed: int = 0,
                fast: FastSettings | None = None, progress: bool = False,
-               root=None) -> dict:
-    """Run a recipe and return its measured result (a JSON-ready dict)."""
+               root=None, **overrides) -> dict:
+    """Run a recipe and return its measured result (a JSON-ready dict); ``overrides`` replace
+    other fields of the :class:`Recipe` (``batch_size=256, tta=True``...)."""
     from .bench import machine_info
 
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
-    recipe = replace(RECIPES[name], **{k: v for k, v in
-                                       {"target": target, "epochs": epochs, "model": model}.items()
-                                       if v is not None})
+    unknown = set(overrides) - {f.name for f in fields(Recipe)}
+    if unknown:
+        raise TypeError(f"not fields of a Recipe: {sorted(unknown)}")
+    overrides.update(target=target, epochs=epochs, model=model)
+    recipe = replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
     if quick:
         train_size = train_size or QUICK["train_size"]
         test_size = test_size or QUICK["test_size"]
@@ -110,6 +139,7 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
                      train_size=train_size, test_size=test_size, root=root,
                      eval_batch_size=fast.eval_batch_size or 1000)
     data.train.channels_last = data.test.channels_last = bool(fast.channels_last)
+    data.train.drop_last = recipe.drop_last and data.train.dataset_size > recipe.batch_size
     info = dataset_info(recipe.dataset)
     net = build_model(recipe.model, info.channels, len(info.classes))
     net = net.to(device)
@@ -119,22 +149,30 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
     optimizer = _fast.make_optimizer(net, "sgd", lr=recipe.max_lr, momentum=recipe.momentum,
                                      nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
                                      fast=fast)
+    total_steps = recipe.epochs * len(data.train)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.max_lr, total_steps=recipe.epochs * len(data.train),
-        pct_start=recipe.pct_start)
+        optimizer, max_lr=recipe.max_lr, total_steps=total_steps,
+        pct_start=warmup_fraction(recipe.pct_start, total_steps))
     loss_fn = functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
+    judge = FlipAverage(net) if recipe.tta else net
     reached: dict = {}
 
-    def stop_at_target(epoch, history):
-        if history.last["test_acc"] >= recipe.target:
+    def test_and_stop_at_target(epoch, history):
+        # the test pass is part of the timed run: fit itself is given no test loader, so that
+        # the test accuracy can be that of the mean over each image and its mirror (tta)
+        tested = time.perf_counter()
+        result = evaluate(judge, data.test, loss_fn, fast=fast)
+        history.last.update(test_loss=result["loss"], test_acc=result["acc"],
+                            test_seconds=time.perf_counter() - tested)
+        if result["acc"] >= recipe.target:
             reached.update(epoch=epoch, seconds=time.perf_counter() - start)
             raise StopTraining
 
     _fast.synchronize(device)
     start = time.perf_counter()
-    history = fit(net, data.train, data.test, epochs=recipe.epochs, optimizer=optimizer,
+    history = fit(net, data.train, epochs=recipe.epochs, optimizer=optimizer,
                   scheduler=scheduler, scheduler_per_batch=True, loss_fn=loss_fn, fast=fast,
-                  progress=progress, callbacks=[stop_at_target])
+                  progress=progress, callbacks=[test_and_stop_at_target])
     wall = time.perf_counter() - start
     return {
         "kind": "recipe", "recipe": name, "mode": run.mode,
@@ -156,9 +194,11 @@ def format_recipe(result: dict) -> str:
              f"{result['mode']} mode, {result['train_images']} training images)",
              f"on {result['device_name']}, {result['date']}"]
     lines.append(f"setup (data to the device): {result['setup_seconds']:.1f} s")
+    tta = " (flip TTA)" if settings.get("tta") else ""
     for row in result["history"]:
-        lines.append(f"  epoch {row['epoch']:>3}  test acc {100 * row['test_acc']:6.2f}%  "
-                     f"{row['seconds']:7.1f} s")
+        seconds = row["seconds"] + row.get("test_seconds", 0)
+        lines.append(f"  epoch {row['epoch']:>3}  test acc{tta} {100 * row['test_acc']:6.2f}%  "
+                     f"{seconds:7.1f} s")
     if result["reached"]:
         lines.append(f"target {100 * result['target']:.1f}% reached in epoch "
                      f"{result['epochs_to_target']}, {result['seconds_to_target']:.1f} s "
@@ -181,6 +221,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke test: {QUICK['train_size']} training images, 1 epoch")
     parser.add_argument("--model", help="another registered model (e.g. lenet5 for a fast check)")
+    parser.add_argument("--batch-size", type=int, help="training batch size")
+    parser.add_argument("--max-lr", type=float, help="peak learning rate of the one-cycle")
+    parser.add_argument("--label-smoothing", type=float)
+    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--tta", action=argparse.BooleanOptionalAction,
+                        help="test accuracy of the mean over each image and its mirror image")
     parser.add_argument("--train-size", type=int)
     parser.add_argument("--test-size", type=int)
     parser.add_argument("--device", help="cuda, cpu, ... (default: the best available)")
@@ -192,7 +238,10 @@ def main(argv=None) -> dict:
     result = run_recipe(args.recipe, target=args.target, epochs=args.epochs, quick=args.quick,
                         model=args.model, train_size=args.train_size, test_size=args.test_size,
                         device=args.device, seed=args.seed,
-                        fast=FastSettings(compile=args.compile), progress=args.progress)
+                        fast=FastSettings(compile=args.compile), progress=args.progress,
+                        batch_size=args.batch_size, max_lr=args.max_lr,
+                        label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
+                        tta=args.tta)
     # another model gets its own file name, so it does not overwrite the recipe's own run
     kind = f"recipe-{args.recipe}" + (f"-{args.model}" if args.model else "")
     out = args.out or default_out(kind, torch.device(result["device"]), result["mode"])
