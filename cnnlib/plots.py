@@ -588,3 +588,34 @@ def draw_blocks(kinds=("plain", "basic", "bottleneck"), titles=None):
         ax.set_title(titles.get(kind, kind), fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def plot_time_to_accuracy(results, target: float | None = None, seconds: float | None = None,
+                          title: str | None = None, min_accuracy: float = 80.0):
+    """Test accuracy against wall time since the first training step, one line per recorded
+    recipe run (``cnnlib.recipes``), with the target accuracy and time budget as dashed lines:
+    a run meets the goal where its line enters the upper-left corner. The axis starts at
+    ``min_accuracy`` percent, where the runs are told apart."""
+    from .recipes import variant
+
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for r in results:
+        elapsed = np.cumsum([row["seconds"] + row.get("test_seconds", 0) for row in r["history"]])
+        acc = [100 * row["test_acc"] for row in r["history"]]
+        seed = r.get("seed")
+        label = variant(r) + ("" if seed is None else f", seed {seed}")
+        ax.plot(elapsed, acc, marker=".", markersize=3, linewidth=1, label=label)
+    if target is not None:
+        ax.axhline(100 * target, color="0.3", linestyle="--", linewidth=0.8)
+    if seconds is not None:
+        ax.axvline(seconds, color="0.3", linestyle="--", linewidth=0.8)
+    top = max(100 * row["test_acc"] for r in results for row in r["history"])
+    ax.set_ylim(min_accuracy, max(top, 100 * (target or 0)) + 0.5)
+    ax.set_xlabel("seconds since the first training step")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -191,7 +191,7 @@ def test_overhead_goal_is_judged_only_by_a_run_of_every_default_model():
     good = _bench_result("2026-03-01", dict.fromkeys(bench.DEFAULT_MODELS, 4.9))
     assert bench.target_rows([everything, good])[1]["status"] == "met"
     text = bench.format_targets(bench.target_rows([everything, good]))
-    assert "<= 5%\n  status:   met\n  measured: lenet5 4.9%" in text
+    assert "<= 5%, cpu\n  status:   met\n  measured: lenet5 4.9%" in text
     assert "status:   not yet measured" in text and "from:     2026-03-01.json" in text
     assert max(map(len, text.splitlines())) < 100  # readable on a book page
 
@@ -232,3 +232,123 @@ def test_a_run_that_stops_keeps_what_it_measured(tmp_path, monkeypatch):
     assert finished["complete"] is True and len(finished["models"]) == 3
     assert finished["wall_seconds"] > 0
     assert "incomplete" not in bench.format_result(finished)
+
+
+# ---------------------------------------------------------------------------------------------
+# Recipe settings, test-time augmentation and the recorded-runs table
+
+def test_flip_average_is_the_mean_over_an_image_and_its_mirror():
+    seed_everything(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.LazyLinear(10))
+    x = torch.randn(2, 3, 8, 8)
+    model(x)  # materialise the lazy layer
+    tta = recipes.FlipAverage(model)
+    torch.testing.assert_close(tta(x), (model(x) + model(x.flip(3))) / 2)
+    assert torch.equal(tta(x), tta(x.flip(3)))  # a mirrored test image gets the same answer
+    assert not torch.allclose(model(x), model(x.flip(3)))  # while the model alone does not
+
+
+def test_recipe_fields_can_be_overridden_from_the_command_line(tmp_path, data_dir):
+    out = tmp_path / "recipe.json"
+    result = recipes.main(["cifar_resnet18", "--quick", "--model", "lenet5", "--train-size",
+                           "256", "--test-size", "128", "--batch-size", "64", "--max-lr", "0.05",
+                           "--label-smoothing", "0", "--no-tta", "--seed", "3", "--out",
+                           str(out)])
+    settings = json.loads(out.read_text())["settings"]
+    assert (settings["batch_size"], settings["max_lr"], settings["label_smoothing"],
+            settings["tta"]) == (64, 0.05, 0.0, False)
+    assert result["seed"] == 3 and result["command"].startswith("python -m cnnlib.recipes")
+    assert "--no-tta" in result["command"] and "test_seconds" in result["history"][0]
+    assert recipes.variant(result) == "epochs=1, batch_size=64, max_lr=0.05, label_smoothing=0, no tta"
+    with pytest.raises(TypeError, match="not fields of a Recipe"):
+        recipes.run_recipe(quick=True, learning_rate=0.1)
+
+
+@pytest.mark.parametrize("total", range(1, 40))
+def test_one_cycle_warm_up_never_divides_by_zero(total):
+    params = [nn.Parameter(torch.zeros(1))]
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.1, total_steps=total, pct_start=recipes.warmup_fraction(0.25, total))
+    for _ in range(total):
+        optimizer.step()
+        scheduler.step()
+    assert recipes.warmup_fraction(0.25, 1000) == 0.25  # long runs keep the recipe's value
+
+
+def _recipe_result(**changes):
+    settings = {**recipes.asdict(recipes.RECIPES["cifar_resnet18"]), **changes.pop("settings", {})}
+    rows = [{"epoch": 1, "seconds": 9.0, "test_seconds": 0.1, "test_acc": 0.5},
+            {"epoch": 2, "seconds": 1.0, "test_seconds": 0.1, "test_acc": 0.9},
+            {"epoch": 3, "seconds": 2.0, "test_seconds": 0.1, "test_acc": 0.95}]
+    result = {"kind": "recipe", "recipe": "cifar_resnet18", "mode": "full", "seed": 0,
+              "date": "2026-12-04 16:00:00", "device": "cuda", "device_name": "NVIDIA H200",
+              "settings": settings, "train_images": 50_000, "target": 0.94, "reached": True,
+              "epochs_to_target": 3, "seconds_to_target": 12.3, "wall_seconds": 12.3,
+              "final_test_acc": 0.95, "best_test_acc": 0.95, "history": rows, "file": "r.json"}
+    result.update(changes)
+    return result
+
+
+def test_training_rate_skips_the_first_epoch_and_counts_full_batches_only():
+    r = _recipe_result()
+    # 50,000 images in batches of 512, the last partial one dropped: 97 x 512 = 49,664 per epoch
+    assert recipes.images_per_epoch(r) == 49_664
+    # the median of the rates of epochs 2 and 3 (1.0 s and 2.0 s); epoch 1 (9.0 s) is left out
+    assert recipes.training_rate(r) == pytest.approx((49_664 / 1.0 + 49_664 / 2.0) / 2)
+    old = _recipe_result(settings={"drop_last": False})
+    assert recipes.images_per_epoch(old) == 50_000
+
+
+def test_variant_names_what_differs_from_todays_defaults():
+    assert recipes.variant(_recipe_result()) == "defaults"
+    older = _recipe_result()
+    del older["settings"]["tta"], older["settings"]["drop_last"]  # fields that came later
+    older["settings"]["max_lr"] = 0.2
+    assert recipes.variant(older) == "max_lr=0.2, no drop_last, no tta"
+
+
+def test_recipe_table_groups_runs_by_device_and_day():
+    runs = [_recipe_result(), _recipe_result(seed=1, reached=False, final_test_acc=0.9312,
+                                             settings={"batch_size": 1024})]
+    text = recipes.format_recipe_table(runs)
+    lines = text.splitlines()
+    assert lines[0] == "NVIDIA H200, 2026-12-04" and text.count("NVIDIA H200") == 1
+    assert "defaults" in lines[2] and "94% ep 3, 12.3 s" in lines[2]
+    assert "batch_size=1024" in lines[3] and "93.12% at 12.3 s" in lines[3]
+    assert max(map(len, lines)) <= 85
+
+
+def test_time_to_accuracy_plot_draws_one_line_per_run():
+    from cnnlib import plots
+
+    fig = plots.plot_time_to_accuracy([_recipe_result(), _recipe_result(seed=1)], target=0.94,
+                                      seconds=30)
+    ax = fig.axes[0]
+    assert len(ax.get_legend().get_texts()) == 2
+    x = ax.lines[0].get_xdata()
+    assert list(x) == pytest.approx([9.1, 10.2, 12.3])  # epoch + test time, accumulated
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
+def test_the_h100_goal_accepts_an_h200_run_and_names_it():
+    slow = _recipe_result(seconds_to_target=39.8)
+    row = bench.target_rows([slow])[-1]
+    assert row["status"] == "not met" and "39.8 s on an NVIDIA H200" in row["measured"]
+    assert "the H100's chip" in row["measured"]
+    fast = _recipe_result(seconds_to_target=29.0, device_name="NVIDIA H100 80GB HBM3")
+    row = bench.target_rows([slow, fast])[-1]
+    assert row["status"] == "met" and "H100's chip" not in row["measured"]
+    a100 = _recipe_result(device_name="NVIDIA A100-SXM4-80GB", seconds_to_target=5.0)
+    assert bench.target_rows([a100])[-1]["status"].startswith("not yet measured")
+
+
+def test_overhead_goal_is_judged_for_each_device():
+    cpu = _bench_result("2026-01-01", dict.fromkeys(bench.DEFAULT_MODELS, 1.0))
+    cpu["device_name"] = "AMD EPYC, 2 cores"
+    gpu = _bench_result("2026-02-01", dict.fromkeys(bench.DEFAULT_MODELS, 7.8))
+    gpu.update(device="cuda", device_name="NVIDIA H200")
+    rows = [r for r in bench.target_rows([cpu, gpu]) if "overhead" in r["goal"]]
+    assert [(r["goal"].split(", ", 1)[1], r["status"]) for r in rows] == [
+        ("AMD EPYC, 2 cores", "met"), ("NVIDIA H200", "not met")]
