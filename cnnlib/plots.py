@@ -598,7 +598,7 @@ def plot_time_to_accuracy(results, target: float | None = None, seconds: float |
     ``min_accuracy`` percent, where the runs are told apart."""
     from .recipes import variant
 
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
     for r in results:
         elapsed = np.cumsum([row["seconds"] + row.get("test_seconds", 0) for row in r["history"]])
         acc = [100 * row["test_acc"] for row in r["history"]]
@@ -614,7 +614,8 @@ def plot_time_to_accuracy(results, target: float | None = None, seconds: float |
     ax.set_xlabel("seconds since the first training step")
     ax.set_ylabel("test accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -256,6 +256,32 @@ def format_recipe_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def format_step_times(bench_result: dict, runs: list[dict], model: str = "resnet18_cifar") -> str:
+    """Time per training step against batch size, from one bench run (its batch) and recipe runs
+    of one machine (median per batch size), next to the time the step's arithmetic would take at
+    the device's peak; then a two-point fit of the largest two batches, ``t = a + b * batch``,
+    whose ``a`` is the step's fixed cost. What makes a step slow: arithmetic or overhead?"""
+    row = bench_result["models"][model]
+    flops, peak = row["flops_per_train_image"], bench_result["peak"]["flops"]
+    rates = {row["train"]["batch_size"]: row["train"]["book_images_per_s"]}
+    for batch in sorted({r["settings"]["batch_size"] for r in runs}):
+        measured = sorted(training_rate(r) for r in runs if r["settings"]["batch_size"] == batch)
+        rates[batch] = measured[len(measured) // 2]
+    lines = [f"{'batch':>6}{'images/s':>10}{'ms per step':>13}{'at peak (ms)':>14}{'of peak':>9}"]
+    for batch, rate in sorted(rates.items()):
+        lines.append(f"{batch:>6}{rate:>10.0f}{1000 * batch / rate:>13.1f}"
+                     f"{1000 * batch * flops / peak:>14.2f}{100 * rate * flops / peak:>8.1f}%")
+    if len(rates) >= 2:
+        (b1, r1), (b2, r2) = sorted(rates.items())[-2:]
+        per_image = (b2 / r2 - b1 / r1) / (b2 - b1)  # seconds per extra image in a step
+        lines += ["", f"from batch {b1} to {b2}: {1e6 * per_image:.1f} µs per extra image, "
+                      f"so a step's fixed cost is about {1000 * (b1 / r1 - b1 * per_image):.1f} ms"]
+    first = [r["history"][0]["seconds"] + r["history"][0].get("test_seconds", 0) for r in runs]
+    if first:
+        lines.append(f"first epochs of these runs: {min(first):.1f} to {max(first):.1f} s")
+    return "\n".join(lines)
+
+
 def format_recipe(result: dict) -> str:
     """A few lines a reader can check against the JSON."""
     settings = result["settings"]

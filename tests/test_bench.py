@@ -352,3 +352,24 @@ def test_overhead_goal_is_judged_for_each_device():
     rows = [r for r in bench.target_rows([cpu, gpu]) if "overhead" in r["goal"]]
     assert [(r["goal"].split(", ", 1)[1], r["status"]) for r in rows] == [
         ("AMD EPYC, 2 cores", "met"), ("NVIDIA H200", "not met")]
+
+
+def test_step_times_separate_a_fixed_cost_from_the_cost_per_image():
+    # steps of 10 ms + 5 µs per image, at three batch sizes
+    def rate(batch):
+        return batch / (0.010 + 5e-6 * batch)
+
+    gpu = {"peak": {"flops": 1e15}, "models": {"resnet18_cifar": {
+        "flops_per_train_image": 3e9,
+        "train": {"batch_size": 128, "book_images_per_s": rate(128)}}}}
+    runs = []
+    for batch in (512, 1024):
+        r = _recipe_result(settings={"batch_size": batch, "drop_last": False})
+        for row in r["history"]:
+            row.update(seconds=50_000 / rate(batch), test_seconds=0.0)
+        runs.append(r)
+    text = recipes.format_step_times(gpu, runs)
+    assert "5.0 µs per extra image" in text and "fixed cost is about 10.0 ms" in text
+    lines = text.splitlines()
+    assert lines[1].split()[:3] == ["128", f"{rate(128):.0f}", "10.6"]  # 10 ms + 128 x 5 µs
+    assert lines[3].split()[3] == "3.07"  # 1024 images x 3 GFLOP at 1 PFLOP/s, in ms
