@@ -120,6 +120,48 @@ def test_bare_loop_does_the_same_arithmetic_as_fit_bit_for_bit():
         assert torch.equal(p, q)
 
 
+def test_fit_adds_few_operations_per_step_to_the_bare_loop(monkeypatch):
+    """On a GPU every operation is a kernel launch, and a LeNet-5 step is only a few dozen of
+    them, so what fit does per step beyond the bare loop is its overhead there. Counted with a
+    dispatch mode (every operation that reaches a kernel), per step, with the loss check as
+    rare as on a GPU. fit's extra: detach, add_ (the loss sum), argmax, eq, sum (the correct
+    count); detach is a view and launches nothing."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from cnnlib import train
+
+    class Count(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops += 1
+            return func(*args, **(kwargs or {}))
+
+    monkeypatch.setattr(train, "_check_every", lambda device: 10**9)  # as rare as on a GPU
+    g = torch.Generator().manual_seed(0)
+
+    def ops(loop, steps):
+        seed_everything(0)
+        model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(144, 10))
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        batches = [(torch.randn(16, 1, 8, 8, generator=g), torch.randint(0, 10, (16,),
+                                                                          generator=g))
+                   for _ in range(steps)]
+        with Count() as count:
+            if loop == "fit":
+                fit(model, batches, epochs=1, optimizer=opt, progress=False)
+            else:
+                bench.bare_train(model, batches, opt, CPU, FastSettings().resolve(CPU))
+        return count.ops
+
+    # the difference of a 20-step and a 10-step epoch leaves out what is done once per epoch
+    per_step = {loop: (ops(loop, 20) - ops(loop, 10)) / 10 for loop in ("fit", "bare")}
+    assert per_step["bare"] > 20  # the step itself: forward, backward, optimizer
+    assert per_step["fit"] - per_step["bare"] <= 5, per_step  # was 7 before 2026-12-04
+
+
 def test_measure_takes_turns_and_respects_the_plan():
     calls = []
     runs = {"a": lambda n: calls.append(("a", n)), "b": lambda n: calls.append(("b", n))}
