@@ -6,11 +6,12 @@
 A recipe is the book's ordinary code with every speed switch on: the whole dataset on the device
 in a :class:`~cnnlib.loader.TensorLoader` (crop + flip done batch-wise, no Python per image),
 :class:`~cnnlib.fast.FastSettings` resolved for the device, SGD with Nesterov momentum on a
-one-cycle schedule, label smoothing, and optionally flip test-time augmentation (``tta``: the
-test accuracy of the mean prediction for each image and its mirror image). Test accuracy is
-measured after every epoch and training stops at the first epoch that reaches the target. The wall time counts everything from the first
-training step to that evaluation (cuDNN autotuning and per-epoch evaluation included); loading
-the dataset from disk to the device is measured separately as ``setup_seconds``.
+one-cycle schedule, label smoothing, and flip test-time augmentation (``tta``, on by default:
+the test accuracy of the mean prediction for each image and its mirror image). Test accuracy is
+measured after every epoch and training stops at the first epoch that reaches the target. The
+wall time counts everything from the first training step to that evaluation (cuDNN autotuning
+and per-epoch evaluation included); loading the dataset from disk to the device is measured
+separately as ``setup_seconds``.
 """
 
 from __future__ import annotations

@@ -301,7 +301,8 @@ def test_recipe_fields_can_be_overridden_from_the_command_line(tmp_path, data_di
             settings["tta"]) == (64, 0.05, 0.0, False)
     assert result["seed"] == 3 and result["command"].startswith("python -m cnnlib.recipes")
     assert "--no-tta" in result["command"] and "test_seconds" in result["history"][0]
-    assert recipes.variant(result) == "epochs=1, batch_size=64, max_lr=0.05, label_smoothing=0, no tta"
+    assert recipes.variant(result) == ("epochs=1, batch_size=64, max_lr=0.05, "
+                                       "label_smoothing=0, no tta")
     with pytest.raises(TypeError, match="not fields of a Recipe"):
         recipes.run_recipe(quick=True, learning_rate=0.1)
 

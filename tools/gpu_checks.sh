@@ -12,30 +12,9 @@
 set -u
 out=${1:-benchmarks}
 budget=${2:-540}
-py=${PYTHON:-python3}
-start=$(date +%s)
-export PYTHONUNBUFFERED=1 CNNLIB_PROGRESS=0
-mkdir -p "$out"
 log="$out/gpu_checks.log"
-
-left() { echo $(( budget - ($(date +%s) - start) )); }
-
-# step NAME MAX_SECONDS COMMAND...: run COMMAND for at most MAX_SECONDS (less if the deadline is
-# nearer), appending its output to the log; skipped when under 30 s are left.
-step() {
-  local name=$1 max=$2 remaining t
-  shift 2
-  remaining=$(left)
-  if [ "$remaining" -lt 30 ]; then
-    echo "== $name: skipped, $remaining s left before the deadline" | tee -a "$log"
-    return
-  fi
-  [ "$max" -gt "$remaining" ] && max=$remaining
-  echo "== $name: $* (limit $max s)" | tee -a "$log"
-  t=$(date +%s)
-  timeout "$max" "$@" 2>&1 | tee -a "$log"
-  echo "== $name: exit ${PIPESTATUS[0]} after $(( $(date +%s) - t )) s" | tee -a "$log"
-}
+# shellcheck source=tools/deadline.sh
+source "$(dirname "$0")/deadline.sh"
 
 {
   date -u '+%Y-%m-%d %H:%M:%S UTC'
