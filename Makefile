@@ -1,12 +1,15 @@
 # Classic CNNs: the two commands a newcomer needs.
 #   make book   build the HTML book from the committed notebook outputs (no GPU, no dataset)
-#   make test   unit tests + every notebook re-executed in quick mode (nbval) + strict book build
+#   make test   unit tests + every notebook re-executed in quick mode, alone in an empty folder
+#               against an installed wheel of cnnlib (the clean room) + strict book build
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: book test install unit notebooks practice clean
+NOTEBOOKS := chapters whiteboard book practice
+
+.PHONY: book test install unit notebooks practice release clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,23 +25,27 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --quiet
 	@echo "The book is built: open $(CURDIR)/_build/html/index.html"
 
-# Notebooks run in quick mode here, whatever the machine: CI checks logic, not accuracy.
-test: $(STAMP)
-	CNNLIB_MODE=quick $(PY) -m pytest tests chapters whiteboard book --nbval-lax \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
+# Notebooks run in quick mode here, whatever the machine: CI checks logic, not accuracy. They run
+# once, in the clean room (tools/cleanroom.py), as a Colab reader runs them: alone, in an empty
+# folder, with cnnlib installed from a wheel with only its declared dependencies.
+test: unit notebooks
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going --quiet
 	@echo "make test: all passed; the book is in $(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
-	CNNLIB_MODE=quick $(PY) -m pytest tests -q
+	CNNLIB_MODE=quick $(PY) -m pytest tests -p no:cacheprovider -q
 
 notebooks: $(STAMP)
-	CNNLIB_MODE=quick $(PY) -m pytest chapters whiteboard book --nbval-lax \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider -q
+	CNNLIB_MODE=quick $(PY) tools/cleanroom.py $(NOTEBOOKS)
 
 # Practice copies of the chapters (code cells emptied) in practice/; CI checks they are current.
 practice: $(STAMP)
 	$(PY) tools/make_practice.py
+
+# A release: make release VERSION=0.2.0 (CONTRIBUTING.md, "Releasing").
+release: $(STAMP)
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=0.2.0"; exit 2; }
+	$(PY) tools/release.py release $(VERSION)
 
 clean:
 	rm -rf _build

@@ -14,17 +14,17 @@ bench and recipes (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``: mea
 
 __version__ = "0.1.0"
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
 from .fast import FastSettings
 from .loader import TensorLoader
 from .settings import RunSettings, banner, pick_device, pick_mode, seed_everything, setup
 from .summary import format_table, summary
 from .train import History, evaluate, fit, predict, predict_probs
-from . import arithmetic, checkpoint, fast, layers, models, plots  # noqa: E402  (submodules, by name)
+from . import arithmetic, checkpoint, colab, fast, layers, models, plots  # noqa: E402  (submodules, by name)
 
 __all__ = [
-    "CheckpointError", "load_checkpoint", "save_checkpoint",
+    "CheckpointError", "checkpoint_path", "load_checkpoint", "save_checkpoint",
     "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings", "TensorLoader", "banner",
     "channel_stats", "data_root", "evaluate", "fit", "format_table", "load_data", "load_tensors",
     "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "summary",

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib.resources
 import itertools
 import json
 import math
@@ -47,7 +48,15 @@ from .loader import TensorLoader
 from .settings import pick_device, seed_everything
 from .train import evaluate, fit
 
-RESULTS_DIR = Path(__file__).resolve().parent.parent / "benchmarks"
+# New results go to ./benchmarks under the folder the command runs in (--out to choose). The
+# results the book shows travel inside the package, in cnnlib/recorded/, so that an installed
+# cnnlib (Colab, a wheel) prints the same tables as the repository.
+OUTPUT_DIR = Path("benchmarks")
+
+
+def recorded_results_dir():
+    """The folder of results recorded with the book (package data, readable when installed)."""
+    return importlib.resources.files("cnnlib") / "recorded"
 DEFAULT_MODELS = ("lenet5", "alexnet_cifar", "resnet18_cifar")
 
 
@@ -142,7 +151,7 @@ def device_label(device: torch.device) -> str:
 
 
 def write_result(result: dict, out: Path) -> Path:
-    """Write a measured result as JSON, creating its folder: how benchmarks/ files are made."""
+    """Write a measured result as JSON, creating its folder (``./benchmarks`` by default)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
@@ -491,14 +500,16 @@ def roofline_note(gpus=("H100", "A100", "T4")) -> str:
 # Reading results back
 
 def load_results(paths=None, kind: str | None = None) -> list[dict]:
-    """The recorded results (``benchmarks/*.json`` by default), oldest first; ``kind`` keeps only
-    ``"bench"`` or ``"recipe"`` files."""
+    """Results from JSON files, oldest first; by default the ones recorded with the book
+    (``cnnlib/recorded/``). ``kind`` keeps only ``"bench"`` or ``"recipe"`` results."""
     if paths is None:
-        paths = sorted(RESULTS_DIR.glob("*.json")) if RESULTS_DIR.is_dir() else []
+        paths = sorted((p for p in recorded_results_dir().iterdir() if p.name.endswith(".json")),
+                       key=lambda p: p.name)
     results = []
     for path in paths:
-        result = json.loads(Path(path).read_text())
-        result.setdefault("file", Path(path).name)
+        path = Path(path) if isinstance(path, str) else path  # a Path or a package resource
+        result = json.loads(path.read_text())
+        result.setdefault("file", path.name)
         if kind is None or result.get("kind") == kind:
             results.append(result)
     return sorted(results, key=lambda r: r.get("date", ""))
@@ -678,7 +689,7 @@ def format_results(results: list[dict], kind: str = "bench") -> str:
     if not results:
         command = ("python -m cnnlib.recipes cifar_resnet18 --target 0.94` on a GPU"
                    if kind == "recipe" else "python -m cnnlib.bench --quick` (or --full on a GPU)")
-        return f"No {kind} results are recorded yet. Run `{command} to make one in benchmarks/."
+        return f"No {kind} results are recorded yet. Run `{command} to make one."
     return "\n\n".join(format_result(r) for r in results)
 
 
@@ -694,7 +705,7 @@ def main(argv=None) -> dict:
                         help="comma-separated model names (default: %(default)s)")
     parser.add_argument("--device", help="cuda, cpu, ... (default: the best available)")
     parser.add_argument("--out", type=Path,
-                        help="JSON path (default: benchmarks/<device>-<date>-<mode>.json)")
+                        help="JSON path (default: ./benchmarks/<device>-<date>-<mode>.json)")
     parser.add_argument("--workers", type=int, default=2,
                         help="DataLoader workers of the baseline (default 2, as PyTorch's "
                              "CIFAR-10 tutorial)")
@@ -721,7 +732,7 @@ def main(argv=None) -> dict:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     device = pick_device(args.device)
     date = time.strftime("%Y-%m-%d")
-    out = args.out or RESULTS_DIR / f"{device_slug(device)}-{date}-{mode}.json"
+    out = args.out or OUTPUT_DIR / f"{device_slug(device)}-{date}-{mode}.json"
     result = run_benchmark(mode, models, device=device,
                            fast=FastSettings(compile=args.compile),
                            plan=plan, workers=args.workers, data_path=not args.no_data_path,

@@ -31,6 +31,21 @@ FORMAT = "cnnlib.checkpoint"
 VERSION = 1
 
 
+def checkpoint_path(name: str) -> Path:
+    """Where the book keeps a checkpoint called ``name``: in ``$CNNLIB_CHECKPOINTS`` if set,
+    else in ``checkpoints/`` under the current folder.
+
+    In Colab the current folder is ``/content``, which is lost with the runtime; point
+    ``CNNLIB_CHECKPOINTS`` at a folder on Google Drive to keep checkpoints across sessions
+    (*How to use this book* shows how).
+    """
+    if not name or Path(name).name != name:
+        raise ValueError(f"name must be a file name such as '04_alexnet.pt', got {name!r}; the "
+                         "folder comes from CNNLIB_CHECKPOINTS")
+    folder = os.environ.get("CNNLIB_CHECKPOINTS", "").strip() or "checkpoints"
+    return Path(folder).expanduser() / name
+
+
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded safely, or does not fit what it is loaded into."""
 

@@ -18,6 +18,8 @@ from typing import TypeVar
 import numpy as np
 import torch
 
+from . import colab
+
 MODES = ("quick", "full")
 T = TypeVar("T")
 
@@ -137,10 +139,14 @@ def setup(mode: str | None = None, seed: int = 0, device: str | torch.device | N
     on for CUDA by default (see :mod:`cnnlib.fast`) but not while deterministic algorithms are
     on; asking for it explicitly (``FastSettings(cudnn_benchmark=True)``) undoes the determinism.
     ``deterministic=False`` leaves ``cudnn.benchmark`` as it is. Deterministic CUDA runs are slower.
+
+    In a notebook it also installs :func:`cnnlib.colab.hold_answers`: in Colab, cells that hold
+    an exercise's answer are replaced by a note under *Run all*.
     """
     dev = pick_device(device)
     run = RunSettings(mode=pick_mode(mode, dev), device=dev, seed=seed)
     seed_everything(seed, deterministic=deterministic)
+    colab.hold_answers()  # in Colab, answer cells do not run under Run all (cnnlib.colab)
     if not quiet:
         print(run.banner())
     return run

@@ -73,7 +73,7 @@ def test_recipe_runs_end_to_end_in_quick_mode(tmp_path, data_dir):
 
 def test_recipe_with_another_model_names_its_file_after_that_model(tmp_path, monkeypatch,
                                                                    data_dir):
-    monkeypatch.setattr(bench, "RESULTS_DIR", tmp_path)
+    monkeypatch.setattr(bench, "OUTPUT_DIR", tmp_path)
     recipes.main(["cifar_resnet18", "--quick", "--model", "lenet5", "--train-size", "128",
                   "--test-size", "128", "--device", "cpu"])
     (path,) = tmp_path.glob("*.json")

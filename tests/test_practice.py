@@ -55,11 +55,31 @@ def test_a_copy_keeps_the_install_and_setup_cells_and_the_prose_and_empties_the_
     copy = nbformat.read(folders[1] / "09_chapter.ipynb", as_version=4)
     nbformat.validate(copy)
     note, colab, title, setup, work = copy.cells
-    assert "Practice copy of [09_chapter.ipynb](../chapters/09_chapter.ipynb)" in note.source
+    github = "https://github.com/classic-cnns/classic-cnns/blob/"
+    assert f"Practice copy of [09_chapter.ipynb]({github}v" in note.source  # absolute: Colab
+    assert "colab.research.google.com/github/classic-cnns/classic-cnns/blob/v" in note.source
     assert "google.colab" in colab.source and "cnnlib.setup()" in setup.source
     assert title.source.startswith("# 9. A chapter")
-    assert work.source == "" and work.outputs == [] and work.execution_count is None
+    assert work.source == ("# Your code here: the chapter's cell has 2 lines.\n"
+                           "# It defines: x\n# It calls: print")
+    assert work.outputs == [] and work.execution_count is None
     assert "execution" not in work.metadata and work.metadata["tags"] == ["hide-input"]
+
+
+def test_hints_name_what_a_cell_defines_and_calls_and_wrap_at_the_code_width():
+    text = make_practice.hint("import torch\nfrom torch import nn\n%matplotlib inline\n"
+                              "model = get_model('lenet5')\nfor i, (x, y) in enumerate(data):\n"
+                              "    total += model(x).sum()\n"
+                              "class Net(nn.Module):\n    pass\n"
+                              + "".join(f"value_{i} = function_number_{i}(1)\n"
+                                        for i in range(8)))
+    lines = text.splitlines()
+    assert lines[0] == "# Your code here: the chapter's cell has 16 lines."
+    assert lines[1].startswith("# It defines: torch, nn, model, i, x, y, Net, value_0,")
+    assert all(len(line) <= make_practice.HINT_WIDTH for line in lines)
+    assert "function_number_7" in text and "enumerate" not in text  # built-ins are left out
+    assert make_practice.hint("# a comment only\n") == ""
+    assert make_practice.hint("x = (\n") == "# Your code here: the chapter's cell has 1 line."
 
 
 def test_output_is_deterministic_and_check_passes_after_writing(folders):

@@ -5,24 +5,35 @@
 
 Like fastbook's ``clean`` folder: the prose, equations, exercises and figures' captions stay, the
 code is yours to write. Two code cells are kept so that a copy runs at all: the Colab install
-cell (the first code cell) and the set-up cell (the first that calls ``cnnlib.setup``). Outputs
-and execution counts are stripped. The output depends only on the chapter, so ``--check`` (run by
+cell (the first code cell) and the set-up cell (the first that calls ``cnnlib.setup``). Every
+other code cell is replaced by a comment saying what to write (:func:`hint`). Outputs and
+execution counts are stripped. The copy links back to its chapter with absolute addresses at
+the book's git ref, so the links work in Colab too. The output depends only on the chapter, so ``--check`` (run by
 ``tests/test_practice.py``) fails when a chapter changed and its copy was not regenerated.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import builtins
 import copy
 import sys
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTE = ("*Practice copy of [{name}](../chapters/{name}): the chapter with its code cells empty, "
-        "except the install and set-up cells. Write each cell yourself, run it, and compare "
-        "with the chapter.*")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import book_ref  # noqa: E402
+
+ROOT = book_ref.ROOT
+NOTE = ("*Practice copy of [{name}]({github}) ([open the chapter in Colab]({colab})): the "
+        "chapter with its code cells empty, except the install and set-up cells. Each empty "
+        "cell says what the chapter's cell defines and calls. Write it yourself, run it, and "
+        "compare with the chapter.*")
+PRACTICE_MARK = "**Practice copy.**"  # the chapter's link to this copy (tools/release.py)
+HINT_WIDTH = 88
 
 
 def _setup_cell_index(cells) -> int | None:
@@ -38,9 +49,85 @@ def cell_source(cell) -> str:
     return cell.source if isinstance(cell.source, str) else "".join(cell.source)
 
 
-def practice_copy(chapter: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """The practice version of ``chapter`` (a notebook read with nbformat), named ``name``."""
+def _names(node: ast.AST) -> list[str]:
+    """Dotted name of a call target (``cnnlib.summary``), or [] when it is not a plain name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        return [".".join([node.id, *reversed(parts)])]
+    return []
+
+
+def _listing(label: str, names: list[str]) -> list[str]:
+    """``# label: a, b, c`` wrapped to the book's code width."""
+    lines, line = [], f"# {label}:"
+    for i, name in enumerate(names):
+        word = f" {name}" + ("," if i < len(names) - 1 else "")
+        if len(line) + len(word) > HINT_WIDTH:
+            lines.append(line)
+            line = "#  "
+        line += word
+    return [*lines, line]
+
+
+def hint(source: str) -> str:
+    """What an emptied cell should hold, read off the chapter's code: a comment for the reader.
+
+    The names the cell defines at the top level (variables, functions, classes, imports) and
+    the functions it calls, in order of first appearance, and its length. Cell magics and
+    shell lines are left to IPython's own parser; code that still does not parse gets a
+    plain hint.
+    """
+    lines = [ln for ln in source.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        return ""
+    head = f"# Your code here: the chapter's cell has {len(lines)} line" + \
+        ("s." if len(lines) != 1 else ".")
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return head
+    defines: list[str] = []
+    for stmt in tree.body:
+        targets = []
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        elif isinstance(stmt, (ast.For, ast.With)):
+            targets = [stmt.target] if isinstance(stmt, ast.For) else \
+                [item.optional_vars for item in stmt.items if item.optional_vars]
+        elif isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            defines.append(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            defines += [(a.asname or a.name).split(".")[0] for a in stmt.names]
+        for target in targets:
+            defines += [n.id for n in ast.walk(target) if isinstance(n, ast.Name)]
+    calls = [name for node in ast.walk(tree) if isinstance(node, ast.Call)
+             for name in _names(node.func)]
+    skip = (set(dir(builtins)) - {"print"}) | {"get_ipython"}  # the latter: from magics
+    calls = [c for c in calls if c not in skip and c not in defines]
+    out = [head]
+    if defines:
+        out += _listing("It defines", list(dict.fromkeys(defines)))
+    if calls:
+        out += _listing("It calls", list(dict.fromkeys(calls)))
+    return "\n".join(out)
+
+
+def practice_copy(chapter: nbformat.NotebookNode, name: str, repository: str | None = None,
+                  ref: str | None = None) -> nbformat.NotebookNode:
+    """The practice version of ``chapter`` (a notebook read with nbformat), named ``name``.
+
+    Its links are absolute, at ``ref`` (default: the book's version), so that they work in
+    Colab, where the practice copy opens with nothing of the repository around it.
+    """
+    repository = repository or book_ref.repository()
+    ref = ref or book_ref.ref_of(book_ref.version())
     nb = copy.deepcopy(chapter)
+    nb.cells = [cell for cell in nb.cells
+                if not (cell.cell_type == "markdown"
+                        and cell_source(cell).startswith(PRACTICE_MARK))]
     code = [i for i, cell in enumerate(nb.cells) if cell.cell_type == "code"]
     keep = {code[0]} if code else set()
     setup = _setup_cell_index(nb.cells)
@@ -53,8 +140,11 @@ def practice_copy(chapter: nbformat.NotebookNode, name: str) -> nbformat.Noteboo
         cell.outputs = []
         cell.execution_count = None
         if i not in keep:
-            cell.source = ""
-    note = nbformat.v4.new_markdown_cell(NOTE.format(name=name))
+            cell.source = hint(cell_source(cell))
+    path = f"chapters/{name}"
+    note = nbformat.v4.new_markdown_cell(NOTE.format(
+        name=name, github=book_ref.github_url(repository, ref, path),
+        colab=book_ref.colab_url(repository, ref, path)))
     if nb.nbformat_minor >= 5:
         note.id = "practice-note"  # a fixed id: new_markdown_cell's is random
     else:
@@ -64,10 +154,15 @@ def practice_copy(chapter: nbformat.NotebookNode, name: str) -> nbformat.Noteboo
     return nb
 
 
+def render_notebook(chapter: nbformat.NotebookNode, name: str, repository: str | None = None,
+                    ref: str | None = None) -> str:
+    """The practice copy of a chapter as text, exactly as it is written to disk."""
+    return nbformat.writes(practice_copy(chapter, name, repository, ref)) + "\n"
+
+
 def render(chapter_path: Path) -> str:
-    """The practice copy of one chapter as text, exactly as it is written to disk."""
-    chapter = nbformat.read(chapter_path, as_version=4)
-    return nbformat.writes(practice_copy(chapter, chapter_path.name)) + "\n"
+    """The practice copy of one chapter file as text."""
+    return render_notebook(nbformat.read(chapter_path, as_version=4), chapter_path.name)
 
 
 def plan(chapters: Path, out: Path) -> dict[Path, str | None]:

@@ -1,0 +1,51 @@
+"""The clean room (tools/cleanroom.py) itself: a notebook that imports an undeclared package
+fails there, a notebook that uses only cnnlib passes, and cnnlib comes from the built wheel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def notebook(path: Path, *sources: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory):
+    """Both notebooks through one clean room: its exit status and everything it printed."""
+    folder = tmp_path_factory.mktemp("notebooks")
+    notebook(folder / "uses_yaml.ipynb", "import yaml  # installed here, not declared by cnnlib")
+    notebook(folder / "uses_cnnlib.ipynb",
+             "import os, cnnlib, skimage\nprint(cnnlib.__version__)",
+             "assert 'site-packages' in cnnlib.__file__, cnnlib.__file__\n"
+             "assert os.listdir('.') == ['uses_cnnlib.ipynb'], os.listdir('.')\n"
+             "from cnnlib import bench\nassert bench.load_results(), 'recorded results missing'")
+    done = subprocess.run([sys.executable, str(ROOT / "tools" / "cleanroom.py"), str(folder)],
+                          capture_output=True, text=True, cwd=ROOT)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_a_notebook_importing_an_undeclared_package_fails(outcome):
+    status, log = outcome
+    assert status != 0
+    assert "FAILED" in log and "uses_yaml.ipynb::Cell 0" in log
+    assert "No module named 'yaml'" in log
+
+
+def test_a_notebook_using_cnnlib_runs_alone_against_the_installed_wheel(outcome):
+    status, log = outcome
+    assert "uses_cnnlib.ipynb::" not in log.split("short test summary info")[-1], log[-3000:]
+    assert "1 failed, 2 passed" in log  # both cells of uses_cnnlib passed
+    assert "wall time per notebook" in log and "uses_cnnlib.ipynb" in log

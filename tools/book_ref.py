@@ -1,0 +1,57 @@
+"""The book's version, its git ref and the addresses built from them, in one place.
+
+The version is set once, in ``cnnlib/__init__.py`` (``__version__``; ``pyproject.toml`` reads it
+from there). The git ref of a version is its tag, ``v<version>``. Everything a reader follows
+to run the book's code uses that one ref: the launch buttons (``repository.branch`` in
+``_config.yml``), the Colab install cell of every notebook, the links to the practice copies
+and the install line in the prose. ``tools/release.py`` writes them all from the version, and
+``tests/test_release.py`` fails when any of them disagrees.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+VERSION_FILE = ROOT / "cnnlib" / "__init__.py"
+VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.M)
+RELEASE_VERSION = re.compile(r"\d+\.\d+\.\d+")
+
+
+def version(root: Path = ROOT) -> str:
+    """``cnnlib.__version__`` as written in the source (without importing the package)."""
+    text = (root / "cnnlib" / "__init__.py").read_text()
+    found = VERSION_LINE.search(text)
+    if not found:
+        raise ValueError(f"no `__version__ = \"X.Y.Z\"` line in {root / 'cnnlib/__init__.py'}")
+    return found.group(1)
+
+
+def ref_of(version_: str) -> str:
+    """The git tag of a version: ``0.2.0`` -> ``v0.2.0``."""
+    return f"v{version_}"
+
+
+def repository(root: Path = ROOT) -> str:
+    """The repository's URL, from ``_config.yml`` (``repository.url``), without a trailing /."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    return config["repository"]["url"].rstrip("/")
+
+
+def install_spec(repo: str, ref: str) -> str:
+    """What pip installs in Colab: ``cnnlib @ git+<repository>@<ref>``."""
+    return f"cnnlib @ git+{repo}@{ref}"
+
+
+def github_url(repo: str, ref: str, path: str) -> str:
+    """A file of the repository at ``ref``, as GitHub shows it."""
+    return f"{repo}/blob/{ref}/{path}"
+
+
+def colab_url(repo: str, ref: str, path: str) -> str:
+    """A notebook of the repository at ``ref``, opened in Google Colab."""
+    owner_name = repo.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{owner_name}/blob/{ref}/{path}"

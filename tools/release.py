@@ -1,0 +1,340 @@
+"""Releases, and the one git ref that every way into the book's code uses.
+
+    python tools/release.py check            # exit 1 if any place disagrees with the version
+    python tools/release.py sync             # rewrite every place from the version
+    python tools/release.py release 0.2.0    # set the version, sync, practice copies, commit, tag
+
+(``make release VERSION=0.2.0`` runs the last one.) The version lives in ``cnnlib/__init__.py``;
+its ref is the tag ``v<version>`` (``tools/book_ref.py``). ``sync`` writes from them:
+
+* ``repository.branch`` in ``_config.yml``, which the launch buttons open;
+* the Colab install cell of every notebook (chapters, drills, appendix, practice copies): it
+  installs ``cnnlib`` at the same ref, stops the notebook with a clear message when pip fails,
+  and prints the version it installed;
+* the practice-copy links under each chapter's title;
+* the Colab form titles that fold answer cells (``cnnlib.colab``): every code cell of a
+  solution, and every reference cell (tagged ``hide-output``);
+* the install line quoted in the README, CONTRIBUTING and *How to use*.
+
+``release`` refuses a dirty working tree or an existing tag; it commits what changed and
+creates an annotated tag. Publishing (pushing main and the tag, deploying the book built from
+the tag) is left to a person: CONTRIBUTING says how.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import book_ref  # noqa: E402
+import make_practice  # noqa: E402
+
+sys.path.insert(0, str(book_ref.ROOT))
+from cnnlib.colab import is_answer_cell, reference_title, solution_title  # noqa: E402
+
+NOTEBOOK_FOLDERS = ("chapters", "whiteboard", "book", "practice")
+TEXT_FILES = ("README.md", "CONTRIBUTING.md", "book/how_to_use.md")
+PRACTICE_MARK = "**Practice copy.**"
+
+INSTALL_CELL = '''\
+# @title Install the book's library (in Colab only) {{ display-mode: "form" }}
+# In Google Colab: install cnnlib at this book's version. Anywhere else: do nothing.
+import subprocess
+import sys
+
+REPOSITORY, REF = "{repository}", "{ref}"
+if "google.colab" in sys.modules:
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                          f"cnnlib @ git+{{REPOSITORY}}@{{REF}}"],
+                         capture_output=True, text=True)
+    if pip.returncode != 0:
+        raise RuntimeError(
+            f"pip could not install cnnlib from {{REPOSITORY}} at {{REF}}:\\n"
+            f"{{pip.stderr.strip()[-1500:]}}\\n\\nCheck that this runtime is online and run "
+            f"this cell again. If pip cannot find {{REF}}, this notebook is not from a "
+            "published version of the book: open it with the book's launch button.")
+    import cnnlib
+    if cnnlib.__version__ != REF.removeprefix("v"):
+        raise RuntimeError(
+            f"This notebook needs cnnlib {{REF}}, but Python has {{cnnlib.__version__}} "
+            "loaded: choose Runtime > Restart session, then run the notebook again.")
+    print(f"cnnlib {{cnnlib.__version__}} installed from {{REPOSITORY}} at {{REF}}")'''
+
+PRACTICE_LINK = (f"{PRACTICE_MARK} This chapter with its code cells empty, for writing the "
+                 "code yourself: [open it in Colab]({colab}) or [see it on GitHub]({github}).")
+
+SOLUTION_START = re.compile(r"```\{solution-start\}\s+(\S+)")
+
+
+def cell_source(cell) -> str:
+    return cell.source if isinstance(cell.source, str) else "".join(cell.source)
+
+
+def install_cell_source(repository: str, ref: str) -> str:
+    return INSTALL_CELL.format(repository=repository, ref=ref)
+
+
+def is_install_cell(cell) -> bool:
+    return cell.cell_type == "code" and '"google.colab" in sys.modules' in cell_source(cell)
+
+
+def practice_link(repository: str, ref: str, chapter_name: str) -> str:
+    path = f"practice/{chapter_name}"
+    return PRACTICE_LINK.format(colab=book_ref.colab_url(repository, ref, path),
+                                github=book_ref.github_url(repository, ref, path))
+
+
+def names(source: str) -> tuple[set[str], set[str]]:
+    """What a code cell binds at the top level, and the names it reads without binding them.
+
+    Static and coarse on purpose: a name bound anywhere in the cell (a local variable, an
+    argument) counts as its own, so a read is reported only when the cell cannot have made it.
+    """
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return set(), set()
+    top = set()
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.ClassDef)):
+            top.add(stmt.name)
+        elif isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            top |= {(a.asname or a.name).split(".")[0] for a in stmt.names}
+        else:
+            top |= {n.id for n in ast.walk(stmt)
+                    if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    own = {n.id for n in ast.walk(tree)
+           if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    own |= {a.arg for a in ast.walk(tree) if isinstance(a, ast.arg)}
+    own |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    reads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+             and isinstance(n.ctx, ast.Load)}
+    return top, reads - own - top
+
+
+def answer_cells(cells) -> dict[int, str | None]:
+    """Index -> exercise label (a solution's code) or None (a reference), for every answer cell.
+
+    A code cell between a ``solution-start`` and its ``solution-end`` belongs to that solution
+    (a markdown cell can close one solution and open the next: the last marker in it counts).
+    A code cell tagged ``hide-output`` is a reference: its output is the answer to check.
+    """
+    found, label = {}, None
+    for i, cell in enumerate(cells):
+        text = cell_source(cell)
+        if cell.cell_type == "markdown":
+            starts = [(m.start(), m.group(1)) for m in SOLUTION_START.finditer(text)]
+            ends = [m.start() for m in re.finditer(r"```\{solution-end\}", text)]
+            last_start = starts[-1] if starts else (-1, None)
+            last_end = ends[-1] if ends else -1
+            if last_start[0] > last_end:
+                label = last_start[1]
+            elif last_end > last_start[0]:
+                label = None
+        elif cell.cell_type == "code":
+            if label is not None:
+                found[i] = label
+            elif "hide-output" in cell.metadata.get("tags", []):
+                found[i] = None
+    return found
+
+
+def needed_later(cells, answers: dict[int, str | None]) -> set[int]:
+    """The answer cells that define a name a later cell (not an answer) reads."""
+    needed, defined_by = set(), {}
+    for i, cell in enumerate(cells):
+        if cell.cell_type != "code":
+            continue
+        bound, reads = names(cell_source(cell))
+        if i in answers:
+            for name in bound:
+                defined_by[name] = i
+            continue
+        needed |= {defined_by[name] for name in reads if name in defined_by}
+        for name in bound:
+            defined_by.pop(name, None)
+    return needed
+
+
+def answer_titles(cells) -> dict[int, str]:
+    """Index -> Colab title line, for every answer cell (``cnnlib.colab``)."""
+    answers = answer_cells(cells)
+    later = needed_later(cells, answers)
+    return {i: solution_title(label, i in later) if label is not None
+            else reference_title(i in later) for i, label in answers.items()}
+
+
+def with_title(source: str, title: str) -> str:
+    lines = source.split("\n")
+    if is_answer_cell(lines):
+        lines = lines[1:]
+    return "\n".join([title, *lines])
+
+
+def synced_notebook(nb, repository: str, ref: str, chapter_name: str | None):
+    """The notebook with its install cell, practice link and answer titles written from ref."""
+    nb = copy.deepcopy(nb)
+    cells = nb.cells
+    install = next((i for i, cell in enumerate(cells) if is_install_cell(cell)), None)
+    if install is None:
+        raise ValueError("no Colab install cell (a code cell testing "
+                         "'\"google.colab\" in sys.modules')")
+    cells[install].source = install_cell_source(repository, ref)
+    tags = cells[install].metadata.setdefault("tags", [])
+    if "hide-input" not in tags:
+        tags.append("hide-input")
+    if install == 0 and len(cells) > 1 and cells[1].cell_type == "markdown":
+        cells[0], cells[1] = cells[1], cells[0]  # the title first, then the install cell
+        install = 1
+    if chapter_name is not None:
+        link = practice_link(repository, ref, chapter_name)
+        at = install + 1
+        if at < len(cells) and cell_source(cells[at]).startswith(PRACTICE_MARK):
+            cells[at].source = link
+        else:
+            cell = nbformat.v4.new_markdown_cell(link)
+            cell.id = "practice-link"
+            cells.insert(at, cell)
+    for i, title in answer_titles(cells).items():
+        cells[i].source = with_title(cell_source(cells[i]), title)
+    return nb
+
+
+def notebook_text(nb) -> str:
+    return nbformat.writes(nb) + "\n"
+
+
+def synced_files(root: Path) -> dict[Path, str]:
+    """Every file that sync writes, with the text it should have now."""
+    repository, version = book_ref.repository(root), book_ref.version(root)
+    ref = book_ref.ref_of(version)
+    wanted: dict[Path, str] = {}
+    for folder in ("chapters", "whiteboard", "book"):
+        for path in sorted((root / folder).glob("*.ipynb")):
+            chapter = path.name if folder == "chapters" else None
+            nb = nbformat.read(path, as_version=4)
+            wanted[path] = notebook_text(synced_notebook(nb, repository, ref, chapter))
+    config = root / "_config.yml"
+    wanted[config] = re.sub(r"(?m)^(  branch: ).*$", rf"\g<1>{ref}", config.read_text(), count=1)
+    pattern = re.compile(re.escape(f"git+{repository}@") + r"[^\s\"'`)]+")
+    for name in TEXT_FILES:
+        path = root / name
+        wanted[path] = pattern.sub(f"git+{repository}@{ref}", path.read_text())
+    return wanted
+
+
+def practice_texts(root: Path, chapters: dict[Path, str]) -> dict[Path, str | None]:
+    """The practice copies made from the synced chapters (not from the files on disk)."""
+    repository, ref = book_ref.repository(root), book_ref.ref_of(book_ref.version(root))
+    out = root / "practice"
+    wanted: dict[Path, str | None] = {}
+    for path, text in chapters.items():
+        if path.parent == root / "chapters":
+            chapter = nbformat.reads(text, as_version=4)
+            wanted[out / path.name] = make_practice.render_notebook(
+                chapter, path.name, repository, ref)
+    for path in sorted(out.glob("*.ipynb")):
+        wanted.setdefault(path, None)
+    return wanted
+
+
+def plan(root: Path) -> dict[Path, str | None]:
+    files = synced_files(root)
+    return {**files, **practice_texts(root, files)}
+
+
+def out_of_date(root: Path) -> list[str]:
+    """What disagrees with the version, one line each; empty when everything is in sync."""
+    wrong = []
+    for path, text in plan(root).items():
+        name = str(path.relative_to(root))
+        if text is None:
+            wrong.append(f"{name}: a practice copy of no chapter")
+        elif not path.exists():
+            wrong.append(f"{name}: missing")
+        elif path.read_text() != text:
+            wrong.append(f"{name}: not in sync with version {book_ref.version(root)}")
+    return wrong
+
+
+def sync(root: Path) -> list[Path]:
+    """Write every file from the version; return the files that changed."""
+    changed = []
+    for path, text in plan(root).items():
+        if text is None:
+            path.unlink()
+            changed.append(path)
+        elif not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def release(root: Path, new_version: str) -> str:
+    """Set the version, sync, commit and tag; return the tag."""
+    if not book_ref.RELEASE_VERSION.fullmatch(new_version):
+        raise SystemExit(f"VERSION must look like 0.2.0 (three numbers), got {new_version!r}")
+    if git(root, "status", "--porcelain").strip():
+        raise SystemExit("the working tree has uncommitted changes: commit or stash them first, "
+                         "so that the release commit holds only the release")
+    tag = book_ref.ref_of(new_version)
+    if git(root, "tag", "--list", tag).strip():
+        raise SystemExit(f"tag {tag} exists already: choose a new version")
+    init = root / "cnnlib" / "__init__.py"
+    init.write_text(book_ref.VERSION_LINE.sub(f'__version__ = "{new_version}"', init.read_text()))
+    changed = sync(root)
+    if git(root, "status", "--porcelain").strip():
+        git(root, "add", "-A")
+        git(root, "commit", "--quiet", "-m",
+            f"Release {tag}: version, launch and install refs, practice copies")
+    git(root, "tag", "-a", tag, "-m", f"Classic CNNs {tag}")
+    print(f"version {new_version}: {len(changed)} files written, committed, tagged {tag}.\n"
+          f"To publish: git push origin HEAD {tag}, then build the book from {tag} and deploy "
+          "it (CONTRIBUTING.md, 'Releasing').")
+    return tag
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check", help="exit 1 if any place disagrees with the version")
+    sub.add_parser("sync", help="rewrite every place from the version")
+    rel = sub.add_parser("release", help="set the version, sync, commit, tag")
+    rel.add_argument("version", help="the new version, e.g. 0.2.0")
+    parser.add_argument("--root", type=Path, default=book_ref.ROOT, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    root = args.root.resolve()
+    if args.command == "check":
+        wrong = out_of_date(root)
+        if wrong:
+            print("not in sync with the version (run `python tools/release.py sync`):\n  "
+                  + "\n  ".join(wrong), file=sys.stderr)
+            return 1
+        print(f"everything uses version {book_ref.version(root)} "
+              f"({book_ref.ref_of(book_ref.version(root))})")
+        return 0
+    if args.command == "sync":
+        changed = sync(root)
+        print(f"{len(changed)} files written" + "".join(f"\n  {p.relative_to(root)}"
+                                                      for p in changed))
+        return 0
+    release(root, args.version)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
