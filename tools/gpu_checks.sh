@@ -6,8 +6,8 @@
 #
 #   CNNLIB_DATA=/path/with/cifar-10-batches-py tools/gpu_checks.sh [OUT] [SECONDS]
 #
-# OUT defaults to benchmarks/ (copy the JSON files you keep there, with their log, and commit
-# them); SECONDS (default 540) is the deadline for the whole script. Set PYTHON to choose the
+# OUT defaults to benchmarks/ (copy the JSON files you keep into cnnlib/recorded/ and the log
+# into benchmarks/logs/, and commit them); SECONDS (default 540) is the deadline for the whole script. Set PYTHON to choose the
 # interpreter (default python3).
 set -u
 out=${1:-benchmarks}
