@@ -5,6 +5,7 @@ depend on the machine, the tests only check that they are measured, recorded and
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -416,3 +417,12 @@ def test_step_times_separate_a_fixed_cost_from_the_cost_per_image():
     lines = text.splitlines()
     assert lines[1].split()[:3] == ["128", f"{rate(128):.0f}", "10.6"]  # 10 ms + 128 x 5 µs
     assert lines[3].split()[3] == "3.07"  # 1024 images x 3 GFLOP at 1 PFLOP/s, in ms
+
+
+def test_new_results_go_under_the_current_folder_and_recorded_ones_come_with_the_package():
+    assert not bench.OUTPUT_DIR.is_absolute() and bench.OUTPUT_DIR.parts == ("benchmarks",)
+    out = recipes.default_out("recipe-x", torch.device("cpu"), "quick")
+    assert out.parent == Path("benchmarks") and out.name.startswith("recipe-x-cpu-")
+    recorded = bench.recorded_results_dir()
+    assert "cnnlib" in str(recorded) and any(p.name.endswith(".json") for p in recorded.iterdir())
+    assert bench.load_results(kind="bench") and bench.load_results(kind="recipe")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pickle
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
+
+import cnnlib
 
 from cnnlib import checkpoint as ckpt
 from cnnlib.checkpoint import CheckpointError, load_checkpoint, read_checkpoint, save_checkpoint
@@ -210,3 +213,13 @@ def test_diverged_weights_are_not_saved_over_a_good_checkpoint(tmp_path):
                        match=r"not saving .*run.pt: the model's 1.weight holds NaN"):
         save_checkpoint(path, model=model, epoch=2, history=[])
     assert path.read_bytes() == before
+
+
+def test_checkpoint_path_is_checkpoints_here_or_CNNLIB_CHECKPOINTS(monkeypatch, tmp_path):
+    monkeypatch.delenv("CNNLIB_CHECKPOINTS", raising=False)
+    assert cnnlib.checkpoint_path("04_alexnet.pt") == Path("checkpoints") / "04_alexnet.pt"
+    monkeypatch.setenv("CNNLIB_CHECKPOINTS", str(tmp_path / "drive"))
+    assert cnnlib.checkpoint_path("04_alexnet.pt") == tmp_path / "drive" / "04_alexnet.pt"
+    for bad in ("", "../04.pt", "sub/04.pt"):
+        with pytest.raises(ValueError, match="CNNLIB_CHECKPOINTS"):
+            cnnlib.checkpoint_path(bad)
