@@ -5,27 +5,41 @@
     data = cnnlib.load_data("mnist", run)     # real data as tensor loaders
     history = cnnlib.fit(model, data.train, data.test, epochs=run.pick(1, 10))
 
-Modules, one job each: settings (device/mode/seed), data (datasets), loader (tensor loader with
-on-device augmentation), train (fit/evaluate), summary (layer tables), arithmetic (shapes and
-parameter counts), plots (figures), layers (LRN and dropout written from scratch), models
-(the registry: ``cnnlib.models.get_model("lenet5")``), fast (the speed switches, FastSettings),
-bench and recipes (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``: measured speed).
+Every module has one job; CONTRIBUTING.md has the map of which may import which.
+
+- settings: device, mode and seed for a run (``setup``, the banner)
+- data: the datasets, as tensors on the device; loader: the tensor loader with on-device
+  augmentation
+- train: ``fit``, ``evaluate``, ``predict``; history: what a run measured; optim: the book's
+  SGD + one-cycle set-up; checkpoint: saving and resuming runs; fast: the speed switches
+- models: the model registry (``cnnlib.models.get_model("lenet5")``); layers: LRN and dropout
+  written from scratch; conv_from_scratch: a convolution written with loops
+- arithmetic: shapes, parameter and multiply-add counts; summary: layer tables
+- plots: every figure; diagnose: checks for a run that does not learn
+- folders: your own image folder, from a messy download to a trained model
+- drills: the whiteboard checker; colab: how answer cells behave in Colab
+- bench, recipes, results: measured speed (``python -m cnnlib.bench``, ``python -m
+  cnnlib.recipes``) and the files those measurements are kept in
 """
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
 from .fast import FastSettings
+from .history import History, epochs_to_reach
 from .loader import TensorLoader
-from .settings import RunSettings, banner, pick_device, pick_mode, seed_everything, setup
+from .optim import one_cycle
+from .settings import (RunSettings, banner, model_device, pick_device, pick_mode, seed_everything,
+                       setup)
 from .summary import format_table, summary
-from .train import History, evaluate, fit, predict, predict_probs
+from .train import StopTraining, evaluate, fit, predict, predict_probs
 from . import arithmetic, checkpoint, colab, fast, layers, models, plots  # noqa: E402  (submodules, by name)
 
 __all__ = [
+    "__version__",
     "CheckpointError", "checkpoint_path", "load_checkpoint", "save_checkpoint",
-    "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings", "TensorLoader", "banner",
-    "channel_stats", "data_root", "evaluate", "fit", "format_table", "load_data", "load_tensors",
+    "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings",
+    "StopTraining", "TensorLoader", "banner", "channel_stats", "data_root", "epochs_to_reach",
+    "evaluate", "fit", "format_table", "load_data", "load_tensors", "model_device", "one_cycle",
     "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "summary",
 ]

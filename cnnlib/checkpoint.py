@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .history import History
+
 FORMAT = "cnnlib.checkpoint"
 VERSION = 1
 
@@ -54,7 +56,7 @@ def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
                     history, loaders=(), extra=None) -> Path:
     """Write everything a resumed run needs to ``path``, atomically; return the path.
 
-    ``history`` is a :class:`~cnnlib.train.History` (or a list of row dicts). ``loaders`` are
+    ``history`` is a :class:`~cnnlib.history.History` (or a list of row dicts). ``loaders`` are
     objects with ``state_dict()`` such as :class:`~cnnlib.loader.TensorLoader`; pass the same
     ones, in the same order, to :func:`load_checkpoint`. ``extra`` is yours: plain Python values
     and tensors only, so that the file stays loadable with ``weights_only=True``. A model whose
@@ -89,12 +91,10 @@ def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
 def load_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=None, loaders=()):
     """Restore a checkpoint written by :func:`save_checkpoint` into the given objects.
 
-    Returns ``(epoch, history)``: the last completed epoch and the :class:`~cnnlib.train.History`
+    Returns ``(epoch, history)``: the last completed epoch and the :class:`~cnnlib.history.History`
     up to it. Also restores every random number generator, so training continues as if it had
     never stopped.
     """
-    from .train import History  # train imports this module: import here to avoid a cycle
-
     state = read_checkpoint(path)
     try:
         model.load_state_dict(state["model"])

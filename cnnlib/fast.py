@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, fields, replace
 
 import torch
 
+from .loader import TensorLoader
+
 _DTYPES = {"bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
            "fp16": torch.float16, "float16": torch.float16, "half": torch.float16}
 
@@ -110,16 +112,12 @@ class FastSettings:
         return "\n".join(f"{name:<{width}}  {value}" for name, value in self.as_dict().items())
 
 
-def settings_for(device: str | torch.device, fast: FastSettings | None = None,
-                 amp: bool | None = None) -> FastSettings:
-    """``fast`` (default ``FastSettings()``) resolved for ``device``; ``amp`` (fit's older keyword)
-    overrides ``fast.amp`` when given."""
+def settings_for(device: str | torch.device, fast: FastSettings | None = None) -> FastSettings:
+    """``fast`` (default ``FastSettings()``) resolved for ``device``."""
     fast = FastSettings() if fast is None else fast
     if not isinstance(fast, FastSettings):
         raise TypeError(f"fast must be a cnnlib.fast.FastSettings or None, "
                         f"got {type(fast).__name__}")
-    if amp is not None:
-        fast = replace(fast, amp=amp)
     return fast.resolve(device)
 
 
@@ -212,8 +210,6 @@ def eval_batches(loader, fast: FastSettings):
     """The loader to evaluate with: an evaluation TensorLoader (no shuffle, no augmentation, no
     dropped batch) re-batched to ``fast.eval_batch_size`` when that is larger; any other loader
     as it is. The copy shares the loader's tensors on the device: nothing is copied."""
-    from .loader import TensorLoader
-
     size = fast.eval_batch_size
     if (isinstance(loader, TensorLoader) and size is not None and size > loader.batch_size
             and not (loader.shuffle or loader.augment or loader.drop_last)):

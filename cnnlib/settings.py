@@ -17,8 +17,10 @@ from typing import TypeVar
 
 import numpy as np
 import torch
+import torchvision
 
 from . import colab
+from ._version import __version__
 
 MODES = ("quick", "full")
 T = TypeVar("T")
@@ -43,6 +45,19 @@ def pick_device(device: str | torch.device | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device a model lives on (its parameters', else its buffers')."""
+    first = next(model.parameters(), None)
+    if first is None:
+        first = next(model.buffers(), None)
+    if first is None:
+        raise ValueError(f"{type(model).__name__} has no parameters or buffers, so it has nothing "
+                         "to train and no device to read: check that its layers are registered "
+                         "as attributes (an nn.Module, or a list of them in nn.ModuleList, not a "
+                         "plain Python list)")
+    return first.device
 
 
 def pick_mode(mode: str | None = None, device: torch.device | None = None) -> str:
@@ -102,10 +117,7 @@ class RunSettings:
 
 
 def versions() -> dict[str, str]:
-    import torchvision
-
-    from . import __version__
-
+    """The versions a result depends on: cnnlib, torch, torchvision and Python."""
     return {"cnnlib": __version__, "torch": torch.__version__,
             "torchvision": torchvision.__version__, "python": platform.python_version()}
 

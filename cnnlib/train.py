@@ -1,10 +1,13 @@
 """The book's training loop: small enough to read in one screen, honest about what it measured.
 
-``fit`` trains for some epochs and returns a :class:`History` of measured numbers (loss,
-accuracy, learning rate, seconds per epoch); ``evaluate`` switches the model to eval mode and
-turns gradients off. On CUDA the speed switches of :mod:`cnnlib.fast` are on by default (bf16
-autocast, channels-last, cuDNN autotuning, a fused optimizer); elsewhere the loop is plain fp32.
-``fast=FastSettings(...)`` turns any of them on or off.
+``fit`` trains for some epochs and returns a :class:`~cnnlib.history.History` of measured
+numbers (loss, accuracy, learning rate, seconds per epoch); ``evaluate`` switches the model to
+eval mode and turns gradients off. On CUDA the speed switches of :mod:`cnnlib.fast` are on by
+default (bf16 autocast, channels-last, cuDNN autotuning, a fused optimizer); elsewhere the loop
+is plain fp32. ``fast=FastSettings(...)`` turns any of them on or off.
+
+One evaluation loop, :func:`eval_outputs`, serves ``evaluate``, ``predict`` and
+``predict_probs`` (and :func:`cnnlib.diagnose.losses_per_example`).
 """
 
 from __future__ import annotations
@@ -12,84 +15,52 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import fast as _fast
 from .checkpoint import load_checkpoint, save_checkpoint
-from .fast import FastSettings
+from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
+                   restore_backend_flags, set_backend_flags, settings_for, to_device)
+from .history import History, epochs_to_reach  # noqa: F401  (epochs_to_reach: chapters' import)
+from .layers import Dropout
+from .settings import model_device
 
 
 class StopTraining(Exception):
     """Raise it in a callback to end training after this epoch; ``fit`` returns the history."""
 
 
-@dataclass
-class History:
-    """One row per epoch: every value was measured during the run, none is typed in."""
+# ---------------------------------------------------------------------------------------------
+# Evaluation: one loop, four uses
 
-    rows: list[dict] = field(default_factory=list)
+def eval_outputs(model: torch.nn.Module, loader, fast: FastSettings | None = None):
+    """``(logits, labels)`` for each batch of ``loader``, on the model's device.
 
-    def __getitem__(self, key: str) -> list:
-        return [row.get(key) for row in self.rows]
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    @property
-    def last(self) -> dict:
-        return self.rows[-1] if self.rows else {}
-
-    def best(self, key: str = "test_acc") -> dict:
-        return max(self.rows, key=lambda row: row[key])
-
-    def __repr__(self) -> str:
-        keys = [k for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr",
-                            "seconds") if self.rows and k in self.rows[0]]
-        lines = ["  ".join(f"{k:>10}" for k in keys)]
-        for row in self.rows:
-            lines.append("  ".join(_fmt(k, row[k]) for k in keys))
-        return "\n".join(lines)
-
-
-def _fmt(key, value) -> str:
-    if key == "epoch":
-        return f"{value:>10d}"
-    if key.endswith("acc"):
-        return f"{100 * value:>9.2f}%"
-    if key == "lr":
-        return f"{value:>10.2e}"
-    return f"{value:>10.4f}"
-
-
-def autocast(device: torch.device, enabled: bool | None = None):
-    """The forward pass's autocast context (kept for older code): see :func:`cnnlib.fast.autocast`."""
-    return _fast.autocast(device, _fast.settings_for(device, amp=enabled))
-
-
-def epochs_to_reach(history: History, key: str, threshold: float, below: bool = False):
-    """The first epoch whose ``key`` reached ``threshold`` (``>=``, or ``<=`` with ``below``).
-
-    ``None`` if no epoch did: "never, within the epochs run", which is a result too. This is how
-    "ReLU trains six times faster" becomes a number read off two histories.
+    The one evaluation loop of the library. With ``fast`` (as ``evaluate`` does), batches are
+    moved and laid out by the speed switches, an evaluation ``TensorLoader`` is read in batches
+    of ``fast.eval_batch_size`` and the forward pass runs under autocast; without it, each of the
+    loader's own batches runs in fp32. The caller chooses the mode (``model.eval()``) and runs
+    under ``torch.inference_mode()``.
     """
-    values = history[key]
-    if not values or values[0] is None:
-        keys = sorted(history.rows[0]) if len(history) else []
-        raise KeyError(f"the history has no {key!r}; its keys are {keys}")
-    for row in history.rows:
-        if (row[key] <= threshold) if below else (row[key] >= threshold):
-            return row["epoch"]
-    return None
+    device = model_device(model)
+    if fast is None:
+        for x, y in loader:
+            yield model(x.to(device)), y
+        return
+    for x, y in eval_batches(loader, fast):
+        x, y = to_device(x, y, device, fast)
+        with autocast(device, fast):
+            logits = model(x)
+        yield logits, y
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, amp: bool | None = None,
-             *, fast: FastSettings | None = None):
+def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, *,
+             fast: FastSettings | None = None):
     """Mean loss and accuracy over a loader, in eval mode (dropout off, BatchNorm running stats).
 
     Runs under ``torch.inference_mode()`` (no_grad, and no autograd bookkeeping at all), with the
@@ -97,15 +68,11 @@ def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, amp: bool 
     loader made for evaluation.
     """
     model.eval()
-    device = next(model.parameters()).device
-    fast = _fast.settings_for(device, fast, amp)
+    device = model_device(model)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     count = 0
-    for x, y in _fast.eval_batches(loader, fast):
-        x, y = _fast.to_device(x, y, device, fast)
-        with _fast.autocast(device, fast):
-            logits = model(x)
+    for logits, y in eval_outputs(model, loader, settings_for(device, fast)):
         total_loss += loss_fn(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         count += len(y)
@@ -118,19 +85,15 @@ def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, amp: bool 
 def predict(model: torch.nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted classes and true labels for a whole loader, on the CPU."""
     model.eval()
-    device = next(model.parameters()).device
     preds, labels = [], []
-    for x, y in loader:
-        preds.append(model(x.to(device)).argmax(1).cpu())
+    for logits, y in eval_outputs(model, loader):
+        preds.append(logits.argmax(1).cpu())
         labels.append(y.cpu())
     return torch.cat(preds), torch.cat(labels)
 
 
-def _dropout_modules(model: torch.nn.Module) -> list[torch.nn.Module]:
-    from .layers import Dropout
-    kinds = (Dropout, torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d,
-             torch.nn.Dropout3d, torch.nn.AlphaDropout)
-    return [m for m in model.modules() if isinstance(m, kinds)]
+DROPOUT_KINDS = (Dropout, torch.nn.Dropout, torch.nn.Dropout1d, torch.nn.Dropout2d,
+                 torch.nn.Dropout3d, torch.nn.AlphaDropout)
 
 
 @torch.inference_mode()
@@ -145,39 +108,39 @@ def predict_probs(model: torch.nn.Module, loader, passes: int = 1,
     """
     if isinstance(passes, bool) or not isinstance(passes, int) or passes < 1:
         raise ValueError(f"passes must be a positive int, got {passes!r}")
-    layers = _dropout_modules(model)
+    layers = [m for m in model.modules() if isinstance(m, DROPOUT_KINDS)]
     if dropout and not layers:
         raise ValueError("dropout=True, but the model has no dropout layer to keep switched on")
     model.eval()
     for layer in layers if dropout else ():
         layer.train()
-    device = next(model.parameters()).device
     try:
         runs, labels = [], []
         for i in range(passes):
-            probs = []
-            for x, y in loader:
-                probs.append(model(x.to(device)).float().softmax(1).cpu())
-                if i == 0:
-                    labels.append(y.cpu())
-            runs.append(torch.cat(probs))
+            outputs = list(eval_outputs(model, loader))
+            runs.append(torch.cat([logits.float().softmax(1).cpu() for logits, _ in outputs]))
+            if i == 0:
+                labels = [y.cpu() for _, y in outputs]
     finally:
         model.eval()
     return torch.stack(runs), torch.cat(labels)
 
 
+# ---------------------------------------------------------------------------------------------
+# Training
+
 def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
         optimizer: torch.optim.Optimizer | None = None, lr: float = 0.01,
         scheduler=None, scheduler_per_batch: bool = False, loss_fn=F.cross_entropy,
-        amp: bool | None = None, progress: bool | None = None, callbacks=(),
+        progress: bool | None = None, callbacks=(),
         checkpoint: str | os.PathLike | None = None, resume: bool = False,
         fast: FastSettings | None = None) -> History:
     """Train ``model`` for ``epochs`` epochs and return the measured :class:`History`.
 
-    Without an ``optimizer``, SGD with momentum 0.9 at ``lr``. A ``scheduler`` steps once per
-    epoch, or once per batch with ``scheduler_per_batch=True`` (one-cycle). Progress bars show
-    unless ``progress=False`` or the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds
-    do).
+    Without an ``optimizer``, SGD with momentum 0.9 at ``lr`` (:func:`cnnlib.optim.one_cycle`
+    builds the book's usual one). A ``scheduler`` steps once per epoch, or once per batch with
+    ``scheduler_per_batch=True`` (one-cycle). Progress bars show unless ``progress=False`` or
+    the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds do).
 
     After every epoch, in this order: the epoch's row is added to the history, the model,
     optimiser, scheduler, history and random states are saved to ``checkpoint`` (if given; an
@@ -188,9 +151,8 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     the same call works for the first run and every re-run.
 
     ``fast`` holds the speed switches (:class:`cnnlib.fast.FastSettings`; default: on for CUDA,
-    off elsewhere); ``amp``, when given, overrides ``fast.amp``. A callback that raises
-    :class:`StopTraining` ends training after its epoch (a time-to-accuracy run stops at its
-    target that way).
+    off elsewhere). A callback that raises :class:`StopTraining` ends training after its epoch
+    (a time-to-accuracy run stops at its target that way).
 
     Ctrl-C (``KeyboardInterrupt``) stops training and returns the completed epochs instead of
     raising; one printed line says where it stopped and where the last checkpoint is. A loss
@@ -202,61 +164,28 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
         raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=<path of the file to resume from>")
-    device = next(model.parameters()).device
-    fast = _fast.settings_for(device, fast, amp)  # every speed switch: see cnnlib/fast.py
-    net = _fast.prepare(model, device, fast)  # channels-last and/or compiled: same parameters
-    optimizer = optimizer or _fast.make_optimizer(model, "sgd", lr=lr, momentum=0.9, fast=fast)
-    scaler = _fast.grad_scaler(device, fast)  # fp16 only; otherwise it passes calls through
-    if progress is None:
-        progress = os.environ.get("CNNLIB_PROGRESS", "1") != "0"
+    device = model_device(model)
+    fast = settings_for(device, fast)  # every speed switch: see cnnlib/fast.py
+    optimizer = optimizer or make_optimizer(model, "sgd", lr=lr, momentum=0.9, fast=fast)
+    steps = TrainingSteps(prepare(model, device, fast), optimizer, loss_fn, device, fast,
+                          scheduler if scheduler_per_batch else None, _show(progress))
     loaders = [loader for loader in (train_loader, test_loader) if hasattr(loader, "state_dict")]
-    history, done, saved = History(), 0, None
+    history, saved = History(), None
     if resume and Path(checkpoint).exists():
-        done, history = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                                        scheduler=scheduler, loaders=loaders)
-        saved = done
-    check_every = _check_every(device)
-    epoch, step, last_finite = done, 0, None
-    cudnn_flags = _fast.set_backend_flags(fast)
+        saved, history = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
+                                         scheduler=scheduler, loaders=loaders)
+    steps.at = (saved or 0, 0)
+    flags = set_backend_flags(fast)
     try:
-        for epoch in range(done + 1, epochs + 1):
-            model.train()
-            start = time.perf_counter()
-            lr_now = optimizer.param_groups[0]["lr"]
-            total_loss = torch.zeros((), device=device)
-            corrects = []  # one count per step, added up once per epoch
-            count, step = 0, 0
-            bar = tqdm(train_loader, desc=f"epoch {epoch}/{epochs}", leave=False,
-                       disable=not progress)
-            for step, (x, y) in enumerate(bar, 1):
-                x, y = _fast.to_device(x, y, device, fast)
-                with _fast.autocast(device, fast):
-                    logits = net(x)
-                    loss = loss_fn(logits.float(), y)
-                # the epoch's metrics stay on the device, in as few operations as possible: on a
-                # GPU each one is a kernel launch, and a small model's step is only a few dozen
-                total_loss.add_(loss.detach(), alpha=len(y))
-                if step % check_every == 0 or step == len(train_loader):
-                    last_finite = _check_finite(total_loss, loss, epoch, step, lr_now,
-                                                last_finite)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                if scheduler is not None and scheduler_per_batch:
-                    scheduler.step()
-                corrects.append((logits.argmax(1) == y).sum())
-                count += len(y)
+        for epoch in range((saved or 0) + 1, epochs + 1):
+            start, lr_now = time.perf_counter(), optimizer.param_groups[0]["lr"]
+            row = {"epoch": epoch, **steps.epoch(train_loader, epoch, epochs)}
             if scheduler is not None and not scheduler_per_batch:
                 scheduler.step()
-            correct = torch.stack(corrects).sum().item() if corrects else 0
-            row = {"epoch": epoch, "train_loss": total_loss.item() / count,
-                   "train_acc": correct / count}
             if test_loader is not None:
-                result = evaluate(net, test_loader, loss_fn, fast=fast)
+                result = evaluate(steps.net, test_loader, loss_fn, fast=fast)
                 row.update(test_loss=result["loss"], test_acc=result["acc"])
-            row.update(lr=lr_now, seconds=time.perf_counter() - start)
-            history.rows.append(row)
+            history.rows.append({**row, "lr": lr_now, "seconds": time.perf_counter() - start})
             if checkpoint is not None:
                 save_checkpoint(checkpoint, model=model, optimizer=optimizer, scheduler=scheduler,
                                 epoch=epoch, history=history, loaders=loaders)
@@ -264,12 +193,65 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
             for callback in callbacks:
                 callback(epoch, history)
     except KeyboardInterrupt:
-        print(_interrupted(epoch, step, len(train_loader), len(history), checkpoint, saved))
+        print(_interrupted(steps.at, len(train_loader), len(history), checkpoint, saved))
     except StopTraining:
         pass
     finally:
-        _fast.restore_backend_flags(cudnn_flags)
+        restore_backend_flags(flags)
     return history
+
+
+@dataclass
+class TrainingSteps:
+    """What every training step of one ``fit`` call shares, and one epoch of those steps."""
+
+    net: torch.nn.Module  # the model as prepared for the device (channels-last, compiled)
+    optimizer: torch.optim.Optimizer
+    loss_fn: object
+    device: torch.device
+    fast: FastSettings
+    scheduler: object = None  # stepped after every batch; None when it steps per epoch
+    progress: bool = False
+    at: tuple[int, int] = (0, 0)  # (epoch, step) reached, for the message after Ctrl-C
+
+    def __post_init__(self):
+        self.scaler = grad_scaler(self.device, self.fast)  # fp16 only; else passes calls through
+        self.check_every = _check_every(self.device)
+
+    def epoch(self, loader, epoch: int, epochs: int) -> dict:
+        """One pass over ``loader``: the mean training loss and accuracy, as measured."""
+        self.net.train()
+        self.at = (epoch, 0)
+        lr = self.optimizer.param_groups[0]["lr"]
+        # the epoch's metrics stay on the device, in as few operations as possible: on a GPU
+        # each one is a kernel launch, and a small model's step is only a few dozen
+        total_loss = torch.zeros((), device=self.device)
+        corrects, count, last_finite = [], 0, None
+        bar = tqdm(loader, desc=f"epoch {epoch}/{epochs}", leave=False, disable=not self.progress)
+        for step, (x, y) in enumerate(bar, 1):
+            self.at = (epoch, step)
+            x, y = to_device(x, y, self.device, self.fast)
+            with autocast(self.device, self.fast):
+                logits = self.net(x)
+                loss = self.loss_fn(logits.float(), y)
+            total_loss.add_(loss.detach(), alpha=len(y))
+            if step % self.check_every == 0 or step == len(loader):
+                last_finite = _check_finite(total_loss, loss, epoch, step, lr, last_finite)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            corrects.append((logits.argmax(1) == y).sum())
+            count += len(y)
+        correct = torch.stack(corrects).sum().item() if corrects else 0
+        return {"train_loss": total_loss.item() / count, "train_acc": correct / count}
+
+
+def _show(progress: bool | None) -> bool:
+    """Progress bars: as asked, else unless the environment says ``CNNLIB_PROGRESS=0``."""
+    return os.environ.get("CNNLIB_PROGRESS", "1") != "0" if progress is None else progress
 
 
 def _check_every(device: torch.device) -> int:
@@ -294,9 +276,9 @@ def _check_finite(total_loss: torch.Tensor, loss: torch.Tensor, epoch: int, step
         "completed epoch.")
 
 
-def _interrupted(epoch: int, step: int, steps: int, completed: int, checkpoint, saved) -> str:
+def _interrupted(at: tuple[int, int], steps: int, completed: int, checkpoint, saved) -> str:
     where = (f"the last checkpoint is {checkpoint} (epoch {saved}); continue with "
              f"fit(..., checkpoint={str(checkpoint)!r}, resume=True)" if saved is not None
              else "no checkpoint was saved" + ("" if checkpoint is None else f" to {checkpoint}"))
-    return (f"Interrupted in epoch {epoch} at step {step} of {steps}: returning the {completed} "
-            f"completed epoch(s); {where}.")
+    return (f"Interrupted in epoch {at[0]} at step {at[1]} of {steps}: returning the "
+            f"{completed} completed epoch(s); {where}.")

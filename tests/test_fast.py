@@ -99,11 +99,14 @@ def test_explicit_switches_win_over_the_device(cuda_bf16):
     assert FastSettings(amp=True).resolve(CPU).amp_dtype == torch.bfloat16  # CPU autocast: bf16
 
 
-def test_fits_amp_keyword_overrides_fast_amp(cuda_bf16):
+def test_settings_for_resolves_the_given_settings_for_the_device(cuda_bf16):
+    """(fit's older ``amp=`` keyword, which overrode ``fast.amp``, is gone: one way to say it.)"""
     cuda_bf16(True)
-    assert F.settings_for(CUDA, amp=False).amp is False
-    assert F.settings_for(CUDA, FastSettings(amp=False), amp=True).amp is True
+    assert F.settings_for(CUDA, FastSettings(amp=False)).amp is False
+    assert F.settings_for(CUDA).amp is True
     assert F.settings_for(CPU, FastSettings(channels_last=True)).channels_last is True
+    with pytest.raises(TypeError):
+        F.settings_for(CUDA, amp=False)
 
 
 def test_deterministic_runs_keep_cudnn_autotuning_off(cuda_bf16, monkeypatch):

@@ -45,7 +45,7 @@ def test_the_version_is_set_once_and_the_ref_is_its_tag():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     assert config["repository"]["branch"] == REF  # what the launch buttons open
     pyproject = (ROOT / "pyproject.toml").read_text()
-    assert 'dynamic = ["version"]' in pyproject and 'attr = "cnnlib.__version__"' in pyproject
+    assert 'dynamic = ["version"]' in pyproject and 'attr = "cnnlib._version.__version__"' in pyproject
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -121,7 +121,7 @@ def test_a_different_cnnlib_already_loaded_is_an_error(monkeypatch):
 
 def small_book(root: Path, version: str = "0.3.0") -> Path:
     (root / "cnnlib").mkdir(parents=True)
-    (root / "cnnlib" / "__init__.py").write_text(f'__version__ = "{version}"\n')
+    (root / "cnnlib" / "_version.py").write_text(f'__version__ = "{version}"\n')
     (root / "_config.yml").write_text("repository:\n  url: https://github.com/o/b\n"
                                       "  branch: main\n")
     for name in release.TEXT_FILES:
@@ -197,7 +197,7 @@ def test_release_sets_the_version_everywhere_commits_and_tags(tmp_path):
     assert "v9.8.7" in git("tag", "--list").split()
     assert git("status", "--porcelain") == ""
     assert git("log", "-1", "--format=%s").startswith("Release v9.8.7")
-    assert '__version__ = "9.8.7"' in (clone / "cnnlib" / "__init__.py").read_text()
+    assert '__version__ = "9.8.7"' in (clone / "cnnlib" / "_version.py").read_text()
     assert subprocess.run([*tool, "check"], cwd=clone).returncode == 0
     chapter = (clone / "chapters" / "03_lenet5.ipynb").read_text()
     assert "/blob/v9.8.7/practice/03_lenet5.ipynb" in chapter

@@ -1,10 +1,10 @@
 """The book's version, its git ref and the addresses built from them, in one place.
 
-The version is set once, in ``cnnlib/__init__.py`` (``__version__``; ``pyproject.toml`` reads it
-from there). The git ref of a version is its tag, ``v<version>``. Everything a reader follows
-to run the book's code uses that one ref: the launch buttons (``repository.branch`` in
-``_config.yml``), the Colab install cell of every notebook, the links to the practice copies
-and the install line in the prose. ``tools/release.py`` writes them all from the version, and
+The version is set once, in ``cnnlib/_version.py`` (``__version__``; ``pyproject.toml`` and
+``cnnlib/__init__.py`` read it from there). The git ref of a version is its tag,
+``v<version>``. Everything a reader follows to run the book's code uses that one ref: the launch
+buttons (``repository.branch`` in ``_config.yml``), the Colab install cell of every notebook,
+the links to the practice copies and the install line in the prose. ``tools/release.py`` writes them all from the version, and
 ``tests/test_release.py`` fails when any of them disagrees.
 """
 
@@ -16,17 +16,17 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-VERSION_FILE = ROOT / "cnnlib" / "__init__.py"
+VERSION_FILE = Path("cnnlib") / "_version.py"  # relative to the repository's root
 VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.M)
 RELEASE_VERSION = re.compile(r"\d+\.\d+\.\d+")
 
 
 def version(root: Path = ROOT) -> str:
     """``cnnlib.__version__`` as written in the source (without importing the package)."""
-    text = (root / "cnnlib" / "__init__.py").read_text()
+    text = (root / VERSION_FILE).read_text()
     found = VERSION_LINE.search(text)
     if not found:
-        raise ValueError(f"no `__version__ = \"X.Y.Z\"` line in {root / 'cnnlib/__init__.py'}")
+        raise ValueError(f"no `__version__ = \"X.Y.Z\"` line in {root / VERSION_FILE}")
     return found.group(1)
 
 

@@ -4,7 +4,7 @@
     python tools/release.py sync             # rewrite every place from the version
     python tools/release.py release 0.2.0    # set the version, sync, practice copies, commit, tag
 
-(``make release VERSION=0.2.0`` runs the last one.) The version lives in ``cnnlib/__init__.py``;
+(``make release VERSION=0.2.0`` runs the last one.) The version lives in ``cnnlib/_version.py``;
 its ref is the tag ``v<version>`` (``tools/book_ref.py``). ``sync`` writes from them:
 
 * ``repository.branch`` in ``_config.yml``, which the launch buttons open;
@@ -294,7 +294,7 @@ def release(root: Path, new_version: str) -> str:
     tag = book_ref.ref_of(new_version)
     if git(root, "tag", "--list", tag).strip():
         raise SystemExit(f"tag {tag} exists already: choose a new version")
-    init = root / "cnnlib" / "__init__.py"
+    init = root / book_ref.VERSION_FILE
     init.write_text(book_ref.VERSION_LINE.sub(f'__version__ = "{new_version}"', init.read_text()))
     changed = sync(root)
     if git(root, "status", "--porcelain").strip():

@@ -1,0 +1,63 @@
+"""What a training run measured, epoch by epoch: the :class:`History` that ``fit`` returns.
+
+A module of its own because three others need it and none should import the others for it:
+``train`` fills it, ``checkpoint`` saves and restores it, ``plots`` draws it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class History:
+    """One row per epoch: every value was measured during the run, none is typed in."""
+
+    rows: list[dict] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> list:
+        return [row.get(key) for row in self.rows]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def last(self) -> dict:
+        return self.rows[-1] if self.rows else {}
+
+    def best(self, key: str = "test_acc") -> dict:
+        return max(self.rows, key=lambda row: row[key])
+
+    def __repr__(self) -> str:
+        keys = [k for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr",
+                            "seconds") if self.rows and k in self.rows[0]]
+        lines = ["  ".join(f"{k:>10}" for k in keys)]
+        for row in self.rows:
+            lines.append("  ".join(_fmt(k, row[k]) for k in keys))
+        return "\n".join(lines)
+
+
+def _fmt(key, value) -> str:
+    if key == "epoch":
+        return f"{value:>10d}"
+    if key.endswith("acc"):
+        return f"{100 * value:>9.2f}%"
+    if key == "lr":
+        return f"{value:>10.2e}"
+    return f"{value:>10.4f}"
+
+
+def epochs_to_reach(history: History, key: str, threshold: float, below: bool = False):
+    """The first epoch whose ``key`` reached ``threshold`` (``>=``, or ``<=`` with ``below``).
+
+    ``None`` if no epoch did: "never, within the epochs run", which is a result too. This is how
+    "ReLU trains six times faster" becomes a number read off two histories.
+    """
+    values = history[key]
+    if not values or values[0] is None:
+        keys = sorted(history.rows[0]) if len(history) else []
+        raise KeyError(f"the history has no {key!r}; its keys are {keys}")
+    for row in history.rows:
+        if (row[key] <= threshold) if below else (row[key] >= threshold):
+            return row["epoch"]
+    return None

@@ -1,0 +1,50 @@
+"""The book's optimiser set-up in one call: SGD with momentum under a one-cycle schedule.
+
+Most chapters train the same way: SGD with momentum and weight decay, and a learning rate that
+rises to a peak over the first part of training and then anneals to almost zero, stepped after
+every batch (Smith and Topin's one-cycle policy, ``torch.optim.lr_scheduler.OneCycleLR``).
+:func:`one_cycle` builds both from the model, the training loader, the number of epochs and the
+peak rate, so a chapter writes one line instead of six, and every chapter writes it the same way:
+
+    optimizer, scheduler = one_cycle(model, data.train, epochs, max_lr=0.05)
+    history = fit(model, data.train, data.test, epochs=epochs, optimizer=optimizer,
+                  scheduler=scheduler, scheduler_per_batch=True)
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .fast import FastSettings, make_optimizer
+
+
+def warmup_fraction(pct_start: float, total_steps: int) -> float:
+    """``pct_start``, raised to two steps of warm-up on short runs: OneCycleLR divides by zero
+    when the warm-up is exactly one step (e.g. a quick run of 4 steps at 0.25)."""
+    if total_steps >= 4 and pct_start * total_steps < 2:
+        return min(0.5, 2 / total_steps)
+    return pct_start
+
+
+def one_cycle(model: torch.nn.Module, loader, epochs: int, max_lr: float, *,
+              momentum: float = 0.9, nesterov: bool = False, weight_decay: float = 5e-4,
+              pct_start: float = 0.3, fast: FastSettings | None = None):
+    """``(optimizer, scheduler)``: SGD over ``model`` and a one-cycle schedule of
+    ``epochs * len(loader)`` steps peaking at ``max_lr``; pass both to ``fit`` with
+    ``scheduler_per_batch=True``.
+
+    ``pct_start`` is the share of the steps spent warming up (OneCycleLR's default, 0.3).
+    The optimizer is fused on CUDA, as ``fast`` says (:mod:`cnnlib.fast`).
+    """
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    steps = len(loader)
+    if steps == 0:
+        raise ValueError("the training loader has no batches, so there is nothing to schedule: "
+                         "check the dataset's size and the batch size")
+    optimizer = make_optimizer(model, "sgd", lr=max_lr, momentum=momentum, nesterov=nesterov,
+                               weight_decay=weight_decay, fast=fast)
+    total = epochs * steps
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=max_lr, total_steps=total, pct_start=warmup_fraction(pct_start, total))
+    return optimizer, scheduler

@@ -1,0 +1,92 @@
+"""cnnlib.optim.one_cycle: the chapters' optimiser and schedule in one call.
+
+The chapters used to write SGD + OneCycleLR out by hand. Their committed full-mode outputs come
+from runs made with that code, so one_cycle must compute exactly the same thing: the same
+parameter groups and hyper-parameters, and the same learning rate and momentum at every step.
+Each case below is a chapter cell's old code, with the number of steps of its full run (batches
+of 128 over 60,000 or 50,000 images; 512 for ResNet-18 on a GPU; chapter 7's folder is small).
+The two agree whenever the warm-up is two steps or more, which every full run's is; only a
+quick run that short gets ``warmup_fraction``'s two steps instead of OneCycleLR's division by
+zero.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlib.optim import one_cycle, warmup_fraction
+
+
+def old_lenet(model, steps, epochs):  # chapters 3 (MNIST, Fashion-MNIST, CIFAR-10) and 7
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
+    return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.05, total_steps=epochs * steps)
+
+
+def old_alexnet(model, steps, epochs):  # chapter 4, the CIFAR-10 AlexNet
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.03, momentum=0.9, nesterov=True,
+                                weight_decay=5e-4)
+    return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.03, epochs=epochs, steps_per_epoch=steps, pct_start=0.1)
+
+
+def old_resnet(model, steps, epochs):  # chapter 6, ResNet-20 and ResNet-18
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True,
+                                weight_decay=5e-4)
+    return optimizer, torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=0.2, epochs=epochs, steps_per_epoch=steps, pct_start=0.25)
+
+
+CASES = {  # name: (old code, new call's keywords, steps per epoch, epochs) of the full runs
+    "03 MNIST": (old_lenet, {"max_lr": 0.05}, 469, 8),
+    "03 Fashion-MNIST": (old_lenet, {"max_lr": 0.05}, 469, 12),
+    "03 CIFAR-10": (old_lenet, {"max_lr": 0.05}, 391, 15),
+    "04 AlexNet": (old_alexnet, {"max_lr": 0.03, "nesterov": True, "pct_start": 0.1}, 391, 24),
+    "06 ResNet-20": (old_resnet, {"max_lr": 0.2, "nesterov": True, "pct_start": 0.25}, 391, 16),
+    "06 ResNet-18": (old_resnet, {"max_lr": 0.2, "nesterov": True, "pct_start": 0.25}, 98, 30),
+    "07 own data": (old_lenet, {"max_lr": 0.05}, 22, 20),
+}
+
+
+def model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3))
+
+
+def hyper(optimizer) -> list[dict]:
+    return [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_one_cycle_equals_the_code_each_chapter_wrote_out(name):
+    old_code, keywords, steps, epochs = CASES[name]
+    old_opt, old_sched = old_code(model(), steps, epochs)
+    new_opt, new_sched = one_cycle(model(), range(steps), epochs, **keywords)
+    assert type(new_opt) is type(old_opt) and type(new_sched) is type(old_sched)
+    assert hyper(new_opt) == hyper(old_opt)
+    assert [len(g["params"]) for g in new_opt.param_groups] == [4]
+    for step in range(epochs * steps):
+        assert hyper(new_opt) == hyper(old_opt), f"{name}: differs at step {step}"
+        old_opt.step(), old_sched.step(), new_opt.step(), new_sched.step()
+    assert new_sched.state_dict() == old_sched.state_dict()
+
+
+def test_short_runs_get_two_warm_up_steps_instead_of_a_division_by_zero():
+    assert warmup_fraction(0.25, 4) == 0.5          # OneCycleLR fails on exactly one step up
+    assert warmup_fraction(0.3, 1000) == 0.3        # long runs: as asked
+    optimizer, scheduler = one_cycle(model(), range(4), 1, max_lr=0.1, pct_start=0.25)
+    for _ in range(4):
+        optimizer.step(), scheduler.step()
+
+
+@pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
+def test_a_bad_number_of_epochs_is_a_clear_error(epochs):
+    with pytest.raises(ValueError, match="epochs must be a positive int"):
+        one_cycle(model(), range(10), epochs, max_lr=0.1)
+
+
+def test_an_empty_loader_is_a_clear_error():
+    with pytest.raises(ValueError, match="no batches"):
+        one_cycle(model(), [], 3, max_lr=0.1)
