@@ -16,6 +16,7 @@ import torch
 import torchvision
 from torchvision.datasets.utils import check_integrity
 
+from .loader import TensorLoader
 from .settings import RunSettings
 
 
@@ -238,8 +239,6 @@ def load_data(name: str, run: RunSettings, batch_size: int = 128, augment: bool 
     unless ``train_size``/``test_size`` say otherwise. ``augment`` adds random crop (pad 4) and
     horizontal flip, done batch-wise on the device. ``verify=True`` checks every file's md5 first.
     """
-    from .loader import TensorLoader
-
     info = dataset_info(name)
     if verify:
         verify_dataset(name, root)
