@@ -5,11 +5,13 @@
     gradient_norms      which parameters get a gradient, and how large? (detached tensors)
     dead_relu_fraction  how many ReLU units never fire on real data? (forward hooks)
     shuffle_labels      what does "learned nothing" look like here? (the label-shuffle test)
+    losses_per_example  which examples does the model find least believable? (mislabels)
     find_duplicates     which test images are copies of training images? (split hygiene)
 
 The checks that train (``overfit_one_batch``, ``lr_range_test``) put the model's weights,
 buffers and train/eval flags back afterwards, so they can run before the real training.
-Chapter 8 shows each one on a broken run.
+Chapter 8 shows each one on a broken run; chapter 7 ranks a folder's images by
+``losses_per_example``.
 """
 
 from __future__ import annotations
@@ -263,6 +265,27 @@ def shuffle_labels(data, seed: int = 0):
         return data[torch.randperm(len(data), generator=g).to(data.device)]
     raise TypeError(f"shuffle_labels takes a label tensor or a cnnlib.TensorLoader, "
                     f"got {type(data).__name__}")
+
+
+@torch.inference_mode()
+def losses_per_example(model: torch.nn.Module, dataset, batch_size: int = 256):
+    """Loss, predicted class and its probability for every example, in the dataset's order.
+
+    Sorting a training set by loss puts first the images the model finds least believable:
+    hard examples, and mislabeled ones. A list of candidates to look at, not a verdict.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    losses, preds, probs = [], [], []
+    for x, y in torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False):
+        logits = model(x.to(device)).float()
+        p = logits.softmax(1)
+        losses.append(torch.nn.functional.cross_entropy(logits, y.to(device),
+                                                        reduction="none").cpu())
+        top = p.max(1)
+        preds.append(top.indices.cpu())
+        probs.append(top.values.cpu())
+    return torch.cat(losses), torch.cat(preds), torch.cat(probs)
 
 
 def find_duplicates(reference: torch.Tensor, queries: torch.Tensor) -> list[tuple[int, int]]:
