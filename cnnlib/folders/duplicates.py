@@ -5,7 +5,7 @@ files with identical bytes, then pictures whose hashes (:func:`dhash`, or
 :func:`average_hash`) differ in at most a few bits (:func:`hamming_pairs`). The
 :class:`Duplicates` it returns says which groups cross splits (a test image that is also a
 training image) and which files to leave out. Not to be confused with
-:func:`cnnlib.diagnose.find_duplicates`, which finds identical image *tensors* in two splits.
+:func:`cnnlib.diagnose.shared_images`, which finds identical image *tensors* in two splits.
 """
 
 from __future__ import annotations
