@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlib import TensorLoader, diagnose, plots
+from cnnlib import TensorLoader, diagnose, folders, plots
 from cnnlib.data import channel_stats
 
 
@@ -150,15 +150,21 @@ def test_shuffle_labels_permutes_labels_and_keeps_the_images(digits):
         diagnose.shuffle_labels([1, 2, 3])
 
 
-def test_find_duplicates_finds_exact_copies_only(digits):
+def test_shared_images_finds_exact_copies_only(digits):
     train = digits.images[:100]
     test = torch.cat([digits.images[100:150], train[[7, 42]]])
     test[0] = train[3]
     test[1] = train[5].clone()
     test[1, 0, 0, 0] ^= 1  # one bit off: not a copy
-    assert diagnose.find_duplicates(train, test) == [(0, 3), (50, 7), (51, 42)]
+    assert diagnose.shared_images(train, test) == [(0, 3), (50, 7), (51, 42)]
     with pytest.raises(ValueError, match="same shape"):
-        diagnose.find_duplicates(train, test[:, :, :10])
+        diagnose.shared_images(train, test[:, :, :10])
+
+
+def test_find_duplicates_is_the_old_name_of_shared_images():
+    """Chapter 8's recorded outputs print the old name; cnnlib.folders has its own, other one."""
+    assert diagnose.find_duplicates is diagnose.shared_images
+    assert folders.find_duplicates is not diagnose.shared_images
 
 
 def test_the_diagnosis_plots():

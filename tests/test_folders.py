@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from torchvision import transforms as T
 
-from cnnlib import data, folders, plots
+from cnnlib import callbacks, data, diagnose, folders, plots
 from cnnlib.checkpoint import read_checkpoint
 from cnnlib.train import History
 
@@ -347,6 +347,12 @@ def test_losses_per_example_and_best_checkpoint(tiny_model_and_data, tmp_path):
     assert best.epoch == 2 and best.best == 0.75 and "epoch 2" in repr(best)
     state = read_checkpoint(tmp_path / "best.pt")
     assert state["epoch"] == 2 and state["extra"]["classes"] == ["cat", "dog"]
+
+
+def test_the_training_helpers_live_elsewhere_and_are_still_importable_from_here():
+    assert folders.BestCheckpoint is callbacks.BestCheckpoint
+    assert folders.losses_per_example is diagnose.losses_per_example
+    assert "callback(epoch, history)" in callbacks.__doc__
 
 
 def test_predict_file_and_show_prediction(tiny_model_and_data, tmp_path):

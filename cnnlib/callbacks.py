@@ -1,0 +1,38 @@
+"""Callbacks for :func:`cnnlib.fit`.
+
+``fit(..., callbacks=[...])`` calls each callback as ``callback(epoch, history)`` after each
+epoch, once the epoch's results are in ``history`` (``history.last``). A callback is any
+callable with that signature; the ones here are objects that keep state between epochs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .checkpoint import save_checkpoint
+
+
+class BestCheckpoint:
+    """A ``fit`` callback: save the model whenever ``key`` (default ``test_acc``) beats its best.
+
+    The file is a :mod:`cnnlib.checkpoint` checkpoint (atomic write, safe load) whose ``extra``
+    holds what inference needs besides the weights: class names, normalisation statistics.
+    """
+
+    def __init__(self, path, model: torch.nn.Module, key: str = "test_acc", extra=None):
+        self.path, self.model, self.key, self.extra = Path(path), model, key, extra
+        self.best, self.epoch = None, None
+
+    def __call__(self, epoch: int, history) -> None:
+        value = history.last[self.key]
+        if self.best is None or value > self.best:
+            save_checkpoint(self.path, model=self.model, epoch=epoch, history=history,
+                            extra=self.extra)
+            self.best, self.epoch = value, epoch
+
+    def __repr__(self) -> str:
+        if self.best is None:
+            return f"BestCheckpoint({self.path}: nothing saved yet)"
+        return f"best {self.key} {self.best:.2%} at epoch {self.epoch}, saved to {self.path}"
