@@ -14,6 +14,10 @@ import torch
 from .checkpoint import save_checkpoint
 
 
+class StopTraining(Exception):
+    """Raise it in a callback to end training after this epoch; ``fit`` returns the history."""
+
+
 class BestCheckpoint:
     """A ``fit`` callback: save the model whenever ``key`` (default ``test_acc``) beats its best.
 

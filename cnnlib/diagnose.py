@@ -28,6 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .loader import TensorLoader
+from .settings import model_device
+from .train import eval_outputs
 
 OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
 
@@ -47,13 +49,6 @@ def restored(model: nn.Module) -> Iterator[nn.Module]:
         model.load_state_dict(state)
         for module, training in zip(model.modules(), modes):
             module.training = training
-
-
-def _device(model: nn.Module) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        raise ValueError("the model has no parameters: there is nothing to train or check") from None
 
 
 def _cycle(loader) -> Iterator:
@@ -89,7 +84,7 @@ def overfit_one_batch(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor]
     _positive("steps", steps, integer=True)
     _positive("lr", lr)
     x, y = batch
-    device = _device(model)
+    device = model_device(model)
     x, y = x.to(device), y.to(device)
     losses = []
     with restored(model):
@@ -124,7 +119,7 @@ def lr_range_test(model: nn.Module, loader, start: float = 1e-5, end: float = 1.
         raise ValueError(f"end must be larger than start, got start={start!r}, end={end!r}")
     if steps < 2:
         raise ValueError(f"steps must be at least 2 to span start..end, got {steps}")
-    device = _device(model)
+    device = model_device(model)
     rates = [start * (end / start) ** (i / (steps - 1)) for i in range(steps)]
     lrs, losses = [], []
     average, lowest, beta = 0.0, math.inf, 0.9
@@ -188,7 +183,7 @@ def gradient_norms(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
     The gradients are cleared again, so an optimiser sees nothing of this.
     """
     x, y = batch
-    device = _device(model)
+    device = model_device(model)
     before = {name: p.grad for name, p in model.named_parameters()}
     for p in model.parameters():
         p.grad = None
@@ -227,7 +222,7 @@ def dead_relu_fraction(model: nn.Module, loader, max_batches: int | None = None)
             alive[key] = alive[key] | fired if key in alive else fired
         return hook
 
-    device = _device(model)
+    device = model_device(model)
     modes = [m.training for m in model.modules()]
     handles = [m.register_forward_hook(watch(name or "relu")) for name, m in relus]
     seen = 0
@@ -269,6 +264,7 @@ def shuffle_labels(data, seed: int = 0):
 
 
 @torch.inference_mode()
+@torch.inference_mode()
 def losses_per_example(model: torch.nn.Module, dataset, batch_size: int = 256):
     """Loss, predicted class and its probability for every example, in the dataset's order.
 
@@ -276,13 +272,12 @@ def losses_per_example(model: torch.nn.Module, dataset, batch_size: int = 256):
     hard examples, and mislabeled ones. A list of candidates to look at, not a verdict.
     """
     model.eval()
-    device = next(model.parameters()).device
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
     losses, preds, probs = [], [], []
-    for x, y in torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False):
-        logits = model(x.to(device)).float()
+    for logits, y in eval_outputs(model, loader):
+        logits = logits.float()
         p = logits.softmax(1)
-        losses.append(torch.nn.functional.cross_entropy(logits, y.to(device),
-                                                        reduction="none").cpu())
+        losses.append(F.cross_entropy(logits, y.to(logits.device), reduction="none").cpu())
         top = p.max(1)
         preds.append(top.indices.cpu())
         probs.append(top.values.cpu())

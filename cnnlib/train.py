@@ -22,16 +22,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .callbacks import StopTraining
 from .checkpoint import load_checkpoint, save_checkpoint
 from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
                    restore_backend_flags, set_backend_flags, settings_for, to_device)
 from .history import History, epochs_to_reach  # noqa: F401  (epochs_to_reach: chapters' import)
 from .layers import Dropout
 from .settings import model_device
-
-
-class StopTraining(Exception):
-    """Raise it in a callback to end training after this epoch; ``fit`` returns the history."""
 
 
 # ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ..settings import model_device
 from .files import load_rgb
 
 
@@ -42,7 +43,7 @@ def predict_file(model: torch.nn.Module, path, transform, classes) -> Prediction
         raise FileNotFoundError(f"no image file {path} (absolute: {path.absolute()})")
     image = load_rgb(path)
     model.eval()
-    device = next(model.parameters()).device
+    device = model_device(model)
     probs = model(transform(image).unsqueeze(0).to(device)).float().softmax(1)[0].cpu()
     if len(probs) != len(classes):
         raise ValueError(f"the model gives {len(probs)} outputs but {len(classes)} class names "
