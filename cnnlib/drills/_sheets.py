@@ -6,18 +6,18 @@ disagree with the verdict.
 
 from __future__ import annotations
 
-from ._explain import _constructor
+from ._report import constructor
 from ._references import get_reference, reference_trace
-from ._trace import Layer, _dims
+from ._trace import Layer, dims
 
 
 def shape_ladder(name: str) -> str:
     """'input 1×32×32 → C1 6×28×28 → ...': the shapes to aim for, without the layers."""
     spec = get_reference(name)
     ref = reference_trace(name)
-    steps = [f"{layer.label} {_dims(layer.step.out_shape)}" for layer in ref.layers
+    steps = [f"{layer.label} {dims(layer.step.out_shape)}" for layer in ref.layers
              if layer.kind in ("conv", "linear", "maxpool", "avgpool") and not layer.shortcut]
-    return f"{spec.short}: input {_dims(spec.input_size)} → " + " → ".join(steps)
+    return f"{spec.short}: input {dims(spec.input_size)} → " + " → ".join(steps)
 
 
 def _block_key(layer: Layer) -> str | None:
@@ -37,7 +37,7 @@ def _block_row(key: str, layers: list[Layer]) -> tuple[str, str, str, int]:
         text += f", stride {stride}"
     if any(x.shortcut and x.kind == "conv" for x in layers):
         text += ", projection"
-    return key, text, _dims(layers[-1].step.out_shape), sum(x.step.params for x in layers)
+    return key, text, dims(layers[-1].step.out_shape), sum(x.step.params for x in layers)
 
 
 def layer_sheet(name: str, blocks: bool = True) -> str:
@@ -68,7 +68,7 @@ def layer_sheet(name: str, blocks: bool = True) -> str:
         close()
         key = None
         rows.append((("↳ " if layer.shortcut else "") + layer.label,
-                     _constructor(layer, compact=True), _dims(layer.step.out_shape),
+                     constructor(layer, compact=True), dims(layer.step.out_shape),
                      layer.step.params))
     close()
     head = ("layer", "PyTorch", "output", "params")
@@ -79,6 +79,6 @@ def layer_sheet(name: str, blocks: bool = True) -> str:
     def line(r):
         return (f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  "
                 f"{r[3]:>{widths[3]}}").rstrip()
-    lines = [f"{spec.title}, input {_dims(spec.input_size)}", line(head),
+    lines = [f"{spec.title}, input {dims(spec.input_size)}", line(head),
              "-" * len(line(head))]
     return "\n".join(lines + [line(r) for r in cells])

@@ -37,13 +37,14 @@ _ACTIVATION_FUNCTIONS = {
 # Non-decreasing activations commute with max-pooling.
 _MONOTONIC = {"relu", "relu6", "tanh", "sigmoid", "leaky_relu", "elu", "hardtanh", "selu",
               "softplus", "prelu"}
-_ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmoid",
-              "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU", "silu": "SiLU",
-              "hardtanh": "Hardtanh", "softmax": "softmax", "log_softmax": "log-softmax",
-              "selu": "SELU", "softplus": "softplus", "prelu": "PReLU"}
-_KIND_NAMES = {"conv": "a convolution", "linear": "a fully connected layer",
-               "bn": "BatchNorm", "maxpool": "max pooling", "avgpool": "average pooling",
-               "lrn": "local response normalisation", "add": "the residual addition"}
+# How the verdicts name activations and layer kinds.
+ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmoid",
+             "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU", "silu": "SiLU",
+             "hardtanh": "Hardtanh", "softmax": "softmax", "log_softmax": "log-softmax",
+             "selu": "SELU", "softplus": "softplus", "prelu": "PReLU"}
+KIND_NAMES = {"conv": "a convolution", "linear": "a fully connected layer",
+              "bn": "BatchNorm", "maxpool": "max pooling", "avgpool": "average pooling",
+              "lrn": "local response normalisation", "add": "the residual addition"}
 _ADDS = {"add", "add_", "__add__", "__iadd__", "__radd__"}
 _FLATTENS = {"flatten", "view", "reshape"}
 _POOLS = {"max_pool2d": "maxpool", "max_pool2d_with_indices": "maxpool",
@@ -51,7 +52,8 @@ _POOLS = {"max_pool2d": "maxpool", "max_pool2d_with_indices": "maxpool",
           "adaptive_max_pool2d": "maxpool", "adaptive_max_pool2d_with_indices": "maxpool"}
 
 
-def _pair(v) -> tuple[int, int]:
+def pair(v) -> tuple[int, int]:
+    """(h, w) from an int or a sequence, as PyTorch accepts either for sizes and strides."""
     if isinstance(v, (tuple, list)):
         return (int(v[0]), int(v[-1])) if len(v) else (0, 0)
     return (int(v), int(v))
@@ -61,7 +63,8 @@ def _shape(t) -> tuple[int, ...] | None:
     return tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None
 
 
-def _dims(shape) -> str:
+def dims(shape) -> str:
+    """A shape as the book writes it, '16×10×10' ('-' for none)."""
     return "×".join(map(str, shape)) if shape else "-"
 
 
@@ -98,7 +101,7 @@ class Layer:
         return self.step.kind
 
     def describe(self) -> str:
-        acts = "".join(f"+{_ACT_NAMES.get(a, a)}" for a in self.after)
+        acts = "".join(f"+{ACT_NAMES.get(a, a)}" for a in self.after)
         return f"{self.step.display}{acts}"
 
 
@@ -185,19 +188,19 @@ def _module_step(module: nn.Module, name: str, inputs, output) -> Step | None:
 
 
 def _conv_attrs(cin, cout, kernel, stride, padding, dilation, groups, bias) -> dict:
-    kernel, dilation = _pair(kernel), _pair(dilation)
+    kernel, dilation = pair(kernel), pair(dilation)
     if isinstance(padding, str):  # 'same' / 'valid'
         padding = tuple(d * (k - 1) // 2 for k, d in zip(kernel, dilation)) \
             if padding == "same" else (0, 0)
     return {"in_channels": cin, "out_channels": cout, "kernel_size": kernel,
-            "stride": _pair(stride), "padding": _pair(padding), "dilation": dilation,
+            "stride": pair(stride), "padding": pair(padding), "dilation": dilation,
             "groups": groups, "bias": bool(bias)}
 
 
 def _pool_attrs(kernel, stride, padding, ceil_mode=False) -> dict:
-    kernel = _pair(kernel)
-    stride = _pair(stride) if stride not in (None, (), []) else kernel
-    return {"kernel_size": kernel, "stride": stride, "padding": _pair(padding),
+    kernel = pair(kernel)
+    stride = pair(stride) if stride not in (None, (), []) else kernel
+    return {"kernel_size": kernel, "stride": stride, "padding": pair(padding),
             "ceil_mode": bool(ceil_mode)}
 
 
