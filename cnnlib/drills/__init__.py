@@ -42,7 +42,8 @@ from ._check import DrillResult, check
 from ._references import (Reference, get_reference, list_references, reference_trace,
                           register_reference)
 from ._sheets import layer_sheet, shape_ladder
-from ._trace import Trace, trace
+from ._steps import Trace
+from ._trace import trace
 
 __all__ = ["DrillResult", "Reference", "check", "get_reference", "layer_sheet", "list_references",
            "reference_trace", "register_reference", "shape_ladder", "trace"]

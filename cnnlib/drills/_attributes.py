@@ -6,7 +6,7 @@ numbers in when a conv or pool gives the wrong height.
 
 from __future__ import annotations
 
-from ._trace import Layer, Step, dims
+from ._steps import Layer, Step, dims
 from ._values import fmt, numel
 
 

@@ -16,7 +16,8 @@ from ._failures import failure_text
 from ._references import Reference, get_reference, reference_trace
 from ._report import constructor, table_rows, table_text
 from ._source import layer_line
-from ._trace import Trace, dims, trace
+from ._steps import Trace, dims
+from ._trace import trace
 from ._whole_model import whole_model_checks
 
 

@@ -7,7 +7,7 @@ missing or an extra layer, and an activation that differs is told apart from a m
 from __future__ import annotations
 
 from ._attributes import attribute_differences, shape_arithmetic
-from ._trace import ACT_NAMES, KIND_NAMES, Layer, Trace, dims
+from ._steps import ACT_NAMES, KIND_NAMES, Layer, Trace, dims
 from ._values import fmt, numel
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from ._source import layer_line, source_line
-from ._trace import Layer, Step, Trace, dims
+from ._steps import Layer, Step, Trace, dims
 from ._values import numel
 from ._whole_model import mixed_batch
 

@@ -15,7 +15,8 @@ from functools import lru_cache
 from torch import nn
 
 from .. import models
-from ._trace import Trace, trace
+from ._steps import Trace
+from ._trace import trace
 
 
 @dataclass(frozen=True)

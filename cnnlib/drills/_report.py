@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._trace import ACT_NAMES, Layer, dims
+from ._steps import ACT_NAMES, Layer, dims
 from ._values import fmt
 
 

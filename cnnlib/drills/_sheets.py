@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._report import constructor
 from ._references import get_reference, reference_trace
-from ._trace import Layer, dims
+from ._steps import Layer, dims
 
 
 def shape_ladder(name: str) -> str:

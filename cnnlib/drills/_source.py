@@ -15,7 +15,7 @@ import textwrap
 
 from torch import nn
 
-from ._trace import Layer, pair
+from ._steps import Layer, pair
 
 
 def source_line(path_line: tuple[str, int] | None) -> str:

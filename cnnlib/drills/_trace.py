@@ -10,115 +10,15 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .. import layers as cnn_layers
-
-# Compared layer kinds. Activations and dropout are "decorations" of the layer before them.
-_LAYER_KINDS = ("conv", "linear", "bn", "maxpool", "avgpool", "lrn", "add")
-
-_ACTIVATION_MODULES = {
-    nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid",
-    nn.LeakyReLU: "leaky_relu", nn.ELU: "elu", nn.GELU: "gelu", nn.SiLU: "silu",
-    nn.Hardtanh: "hardtanh", nn.Softmax: "softmax", nn.LogSoftmax: "log_softmax",
-    nn.SELU: "selu", nn.Softplus: "softplus", nn.PReLU: "prelu",
-}
-_ACTIVATION_FUNCTIONS = {
-    "relu": "relu", "relu_": "relu", "relu6": "relu6", "tanh": "tanh", "tanh_": "tanh",
-    "sigmoid": "sigmoid", "sigmoid_": "sigmoid", "leaky_relu": "leaky_relu",
-    "leaky_relu_": "leaky_relu", "elu": "elu", "elu_": "elu", "gelu": "gelu", "silu": "silu",
-    "hardtanh": "hardtanh", "hardtanh_": "hardtanh", "softmax": "softmax",
-    "log_softmax": "log_softmax", "selu": "selu", "softplus": "softplus",
-}
-# Non-decreasing activations commute with max-pooling.
-_MONOTONIC = {"relu", "relu6", "tanh", "sigmoid", "leaky_relu", "elu", "hardtanh", "selu",
-              "softplus", "prelu"}
-# How the verdicts name activations and layer kinds.
-ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmoid",
-             "leaky_relu": "LeakyReLU", "elu": "ELU", "gelu": "GELU", "silu": "SiLU",
-             "hardtanh": "Hardtanh", "softmax": "softmax", "log_softmax": "log-softmax",
-             "selu": "SELU", "softplus": "softplus", "prelu": "PReLU"}
-KIND_NAMES = {"conv": "a convolution", "linear": "a fully connected layer",
-              "bn": "BatchNorm", "maxpool": "max pooling", "avgpool": "average pooling",
-              "lrn": "local response normalisation", "add": "the residual addition"}
-_ADDS = {"add", "add_", "__add__", "__iadd__", "__radd__"}
-_FLATTENS = {"flatten", "view", "reshape"}
-_POOLS = {"max_pool2d": "maxpool", "max_pool2d_with_indices": "maxpool",
-          "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool",
-          "adaptive_max_pool2d": "maxpool", "adaptive_max_pool2d_with_indices": "maxpool"}
-
-
-def pair(v) -> tuple[int, int]:
-    """(h, w) from an int or a sequence, as PyTorch accepts either for sizes and strides."""
-    if isinstance(v, (tuple, list)):
-        return (int(v[0]), int(v[-1])) if len(v) else (0, 0)
-    return (int(v), int(v))
-
-
-def _shape(t) -> tuple[int, ...] | None:
-    return tuple(t.shape[1:]) if isinstance(t, torch.Tensor) else None
-
-
-def dims(shape) -> str:
-    """A shape as the book writes it, '16×10×10' ('-' for none)."""
-    return "×".join(map(str, shape)) if shape else "-"
-
-
-@dataclass
-class Step:
-    """One recorded step of a forward pass: a layer, an activation, a flatten, a dropout..."""
-
-    kind: str                      # a _LAYER_KINDS entry, or "act", "dropout", "flatten"
-    display: str                   # Conv2d, F.max_pool2d, add, ...
-    name: str                      # module name in the model ("features.3"), or "" if functional
-    attrs: dict
-    in_shape: tuple | None
-    out_shape: tuple | None
-    params: int = 0
-    srcs: list = field(default_factory=list)   # producing step of each tensor input (-1: input)
-    module: nn.Module | None = field(default=None, repr=False)
-    line: tuple[str, int] | None = None         # (file, line) of the user code that made the call
-    batch: tuple[int, int] | None = None        # (batch in, batch out) for flattens
-
-
-@dataclass
-class Layer:
-    """A compared layer: its step, the activations and dropouts after it, where it sits."""
-
-    step: Step
-    label: str = ""
-    after: tuple[str, ...] = ()
-    shortcut: bool = False
-    act_steps: list = field(default_factory=list)
-    drop_steps: list = field(default_factory=list)
-
-    @property
-    def kind(self) -> str:
-        return self.step.kind
-
-    def describe(self) -> str:
-        acts = "".join(f"+{ACT_NAMES.get(a, a)}" for a in self.after)
-        return f"{self.step.display}{acts}"
-
-
-@dataclass
-class Trace:
-    """What one forward pass did: its steps, its layers, and how it ended."""
-
-    steps: list[Step]
-    layers: list[Layer]
-    output_shape: tuple | None
-    output_type: str
-    error: BaseException | None = None
-    failed_step: Step | None = None      # the step that raised, if one did
-    failed_line: tuple[str, int] | None = None
-    unused: list[tuple[str, nn.Module]] = field(default_factory=list)
-    total_params: int = 0
-
+from ._layers import group_layers
+from ._steps import (ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, ADDS, FLATTENS, POOLS, Step,
+                     Trace, pair, shape_of)
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
 _PACKAGE_DIR = os.path.dirname(__file__)
@@ -174,16 +74,16 @@ def _module_step(module: nn.Module, name: str, inputs, output) -> Step | None:
     elif isinstance(module, (nn.Dropout, nn.Dropout2d, cnn_layers.Dropout)):
         kind = "dropout"
         attrs = {"p": float(module.p)}
-    elif type(module) in _ACTIVATION_MODULES:
+    elif type(module) in ACTIVATION_MODULES:
         kind = "act"
-        attrs = {"act": _ACTIVATION_MODULES[type(module)]}
+        attrs = {"act": ACTIVATION_MODULES[type(module)]}
     elif isinstance(module, nn.Flatten):
         kind = "flatten"
     elif isinstance(module, nn.Identity):
         kind = "identity"
     if kind is None:
         return None
-    return Step(kind, type(module).__name__, name, attrs, _shape(x), _shape(output), params,
+    return Step(kind, type(module).__name__, name, attrs, shape_of(x), shape_of(output), params,
                 module=module)
 
 
@@ -216,9 +116,9 @@ def _function_step(func, args, kwargs, out, training: bool) -> Step | None:
     x = args[0] if args and isinstance(args[0], torch.Tensor) else None
     if x is None:
         return None
-    shape_in, shape_out = _shape(x), _shape(out)
-    if fname in _ACTIVATION_FUNCTIONS:
-        act = _ACTIVATION_FUNCTIONS[fname]
+    shape_in, shape_out = shape_of(x), shape_of(out)
+    if fname in ACTIVATION_FUNCTIONS:
+        act = ACTIVATION_FUNCTIONS[fname]
         return Step("act", f"F.{fname.rstrip('_')}", "", {"act": act}, shape_in, shape_out)
     if fname in ("clamp", "clamp_", "clamp_min", "clamp_min_", "clip", "clip_"):
         low = _arg(args, kwargs, 1, "min")
@@ -227,8 +127,8 @@ def _function_step(func, args, kwargs, out, training: bool) -> Step | None:
             return Step("act", f"{fname.rstrip('_')}(min=0)", "", {"act": "relu"}, shape_in,
                         shape_out)
         return None
-    if fname in _POOLS:
-        kind = _POOLS[fname]
+    if fname in POOLS:
+        kind = POOLS[fname]
         if fname.startswith("adaptive"):
             attrs = {"adaptive": True, "output_size": _arg(args, kwargs, 1, "output_size")}
         else:
@@ -281,12 +181,12 @@ def _function_step(func, args, kwargs, out, training: bool) -> Step | None:
         return Step("bn", "F.batch_norm", "", {"num_features": x.shape[1],
                                                 "affine": weight is not None}, shape_in,
                     shape_out, params)
-    if fname in _ADDS:
+    if fname in ADDS:
         other = _arg(args, kwargs, 1, "other")
         if isinstance(other, torch.Tensor) and x.dim() == 4 and other.dim() == 4:
             return Step("add", "add", "", {}, shape_in, shape_out)
         return None
-    if fname in _FLATTENS and x.dim() == 4 and isinstance(out, torch.Tensor) and \
+    if fname in FLATTENS and x.dim() == 4 and isinstance(out, torch.Tensor) and \
             out.dim() in (1, 2):  # 1: the batch dimension flattened too
         rows = out.shape[0] if out.dim() == 2 else 0
         return Step("flatten", f"{'x.' if fname != 'flatten' else 'torch.'}{fname}", "", {},
@@ -394,9 +294,9 @@ def _failed_function_step(func, args, kwargs) -> Step | None:
     tensors = [a for a in list(args) + list(kwargs.values()) if isinstance(a, torch.Tensor)]
     if not tensors:
         return None
-    kind = "add" if fname in _ADDS else "flatten" if fname in _FLATTENS else "call"
+    kind = "add" if fname in ADDS else "flatten" if fname in FLATTENS else "call"
     step = Step(kind, fname, "", {"shapes": [tuple(t.shape) for t in tensors]},
-                _shape(tensors[0]), None)
+                shape_of(tensors[0]), None)
     return step
 
 
@@ -440,18 +340,18 @@ def trace(model: nn.Module, input_size) -> Trace:
         module, name, inputs, line = tracer.pending[-1]
         failed = _module_step(module, name, inputs, None) or Step(
             "call", type(module).__name__, name, {}, None, None)
-        failed.in_shape = _shape(inputs[0]) if inputs else None
+        failed.in_shape = shape_of(inputs[0]) if inputs else None
         failed.attrs = dict(failed.attrs, input_full=tuple(inputs[0].shape) if inputs and
                             isinstance(inputs[0], torch.Tensor) else None)
         failed.line = line
     unused = [(n, m) for n, m in model.named_modules()
               if not list(m.children()) and id(m) not in tracer.called and _is_known_leaf(m)
               and n]
-    result = Trace(steps=tracer.steps, layers=[], output_shape=_shape(out),
+    result = Trace(steps=tracer.steps, layers=[], output_shape=shape_of(out),
                    output_type=type(out).__name__, error=error, failed_step=failed,
                    failed_line=failed_line, unused=unused,
                    total_params=sum(p.numel() for p in model.parameters()))
-    result.layers = _layers(tracer.steps)
+    result.layers = group_layers(tracer.steps)
     return result
 
 
@@ -464,78 +364,3 @@ def _traceback_user_line(exc: BaseException) -> tuple[str, int] | None:
             found = (fname, tb.tb_lineno)
         tb = tb.tb_next
     return found
-
-
-# ---------------------------------------------------------------------------------------------
-# From steps to compared layers: shortcuts moved next to their addition, activations attached
-
-def _walk(steps: list[Step], start) -> list:
-    """Producer chain from step ``start`` back to the input (-1), following first inputs."""
-    chain, seen = [], set()
-    while start is not None and start not in seen:
-        chain.append(start)
-        if start == -1:
-            break
-        seen.add(start)
-        srcs = steps[start].srcs
-        start = srcs[0] if srcs else None
-    return chain
-
-
-def _layers(steps: list[Step]) -> list[Layer]:
-    order = [i for i, s in enumerate(steps) if s.kind in _LAYER_KINDS]
-    shortcut: set[int] = set()
-    for i in order:
-        step = steps[i]
-        if step.kind != "add" or len(step.srcs) < 2:
-            continue
-        walk_a, walk_b = _walk(steps, step.srcs[0]), _walk(steps, step.srcs[1])
-        in_b = set(walk_b)
-        fork = next((j for j in walk_a if j in in_b), None)
-        if fork is None:
-            continue
-        chain_a = walk_a[:walk_a.index(fork)]
-        chain_b = walk_b[:walk_b.index(fork)]
-
-        def weight(chain):
-            return sum(steps[j].kind in ("conv", "linear") for j in chain)
-        side = chain_b if weight(chain_b) <= weight(chain_a) else chain_a
-        side_layers = [j for j in order if j in set(side) and j != i]
-        shortcut.update(side_layers)
-        # Move the shortcut's layers to just before the addition, in execution order.
-        order = [j for j in order if j not in side_layers]
-        at = order.index(i)
-        order[at:at] = side_layers
-    layers = {i: Layer(steps[i], shortcut=i in shortcut) for i in order}
-
-    def owner(j):
-        """The compared layer an activation or dropout at step j follows."""
-        src = steps[j].srcs[0] if steps[j].srcs else None
-        seen = set()
-        while src is not None and src != -1 and src not in seen:
-            seen.add(src)
-            if src in layers:
-                return src
-            src = steps[src].srcs[0] if steps[src].srcs else None
-        return None
-
-    for j, step in enumerate(steps):
-        if step.kind not in ("act", "dropout"):
-            continue
-        k = owner(j)
-        if k is None:
-            continue
-        if step.kind == "dropout":
-            layers[k].drop_steps.append(step)
-            continue
-        act = step.attrs["act"]
-        # An activation after a max-pool counts as following the layer before the pool.
-        while layers[k].kind == "maxpool" and act in _MONOTONIC:
-            before = owner(k)
-            if before is None:
-                break
-            k = before
-        if not layers[k].after or layers[k].after[-1] != act:  # relu(relu(x)) == relu(x)
-            layers[k].after += (act,)
-        layers[k].act_steps.append(step)
-    return [layers[i] for i in order]

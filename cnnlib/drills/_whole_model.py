@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ._trace import Trace, dims
+from ._steps import Trace, dims
 from ._values import numel
 
 
