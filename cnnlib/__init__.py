@@ -9,7 +9,8 @@ Modules, one job each: settings (device/mode/seed), data (datasets), loader (ten
 on-device augmentation), train (fit/evaluate), summary (layer tables), arithmetic (shapes and
 parameter counts), plots (figures), layers (LRN and dropout written from scratch), models
 (the registry: ``cnnlib.models.get_model("lenet5")``), fast (the speed switches, FastSettings),
-bench and recipes (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``: measured speed).
+bench and recipes (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``: measured speed),
+results (machine, peak FLOP/s and result files) and reports (the tables of recorded runs).
 """
 
 __version__ = "0.1.0"
