@@ -18,8 +18,9 @@ Every module has one job; CONTRIBUTING.md has the map of which may import which.
 - plots: every figure; diagnose: checks for a run that does not learn
 - folders: your own image folder, from a messy download to a trained model
 - drills: the whiteboard checker; colab: how answer cells behave in Colab
-- bench, recipes, results: measured speed (``python -m cnnlib.bench``, ``python -m
-  cnnlib.recipes``) and the files those measurements are kept in
+- callbacks: what ``fit`` calls after each epoch (``StopTraining``, ``BestCheckpoint``)
+- bench, recipes: measured speed (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``);
+  results: the machine, its peak FLOP/s and the result files; reports: the tables of those runs
 """
 
 from ._version import __version__

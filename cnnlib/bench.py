@@ -17,21 +17,17 @@ Four measurements, each taken side by side in the same run (interleaved repeats,
    (:func:`cnnlib.arithmetic.flops_per_image`), hence the fraction of peak achieved.
 
 Warm-up steps are excluded, CUDA is synchronised before every clock reading, and the JSON file
-records the machine, versions, date, mode and every number measured. ``load_results`` and
-``format_results`` turn those files back into the tables (the book's "Making it fast" page).
+records the machine, versions, date, mode and every number measured (:mod:`cnnlib.results`).
+``cnnlib.results.load_results`` and ``cnnlib.reports.format_results`` turn those files back into
+the tables (the book's "Making it fast" page).
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import importlib.resources
 import itertools
-import json
 import math
-import os
-import platform
-import re
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -45,136 +41,13 @@ from .arithmetic import flops_per_image
 from .data import channel_stats, load_tensors, torchvision_loader
 from .fast import FastSettings
 from .loader import TensorLoader
+from .models import build_model
+from .reports import format_result
+from .results import GPU_PEAKS, cpu_peak, default_out, device_peak, machine_info, write_result
 from .settings import pick_device, seed_everything
 from .train import evaluate, fit
 
-# New results go to ./benchmarks under the folder the command runs in (--out to choose). The
-# results the book shows travel inside the package, in cnnlib/recorded/, so that an installed
-# cnnlib (Colab, a wheel) prints the same tables as the repository.
-OUTPUT_DIR = Path("benchmarks")
-
-
-def recorded_results_dir():
-    """The folder of results recorded with the book (package data, readable when installed)."""
-    return importlib.resources.files("cnnlib") / "recorded"
 DEFAULT_MODELS = ("lenet5", "alexnet_cifar", "resnet18_cifar")
-
-
-# ---------------------------------------------------------------------------------------------
-# The machine and its limit
-
-# Dense (no sparsity) 16-bit tensor-core peaks from the vendors' data sheets, in FLOP/s. The
-# first name that occurs in torch.cuda.get_device_name() wins, so specific names come first.
-GPU_PEAKS = (
-    ("H100 PCIe", 756e12, "bf16"), ("H100 NVL", 835e12, "bf16"), ("H100", 989e12, "bf16"),
-    ("H200", 989e12, "bf16"), ("GH200", 989e12, "bf16"), ("A100", 312e12, "bf16"),
-    ("L40S", 362e12, "bf16"), ("L4", 121e12, "bf16"), ("A10G", 70e12, "bf16"),
-    ("A10", 125e12, "bf16"), ("RTX 4090", 165e12, "bf16"), ("RTX 3090", 71e12, "bf16"),
-    ("V100", 125e12, "fp16"), ("T4", 65e12, "fp16"),
-)
-
-
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    found = re.search(r"^model name\s*:\s*(.+)$", text, re.M)
-    return found.group(1).strip() if found else platform.machine()
-
-
-def cpu_cores() -> int:
-    """Cores this process may run on (a container's share, not the host's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def cpu_peak(cpuinfo: str | None = None, cores: int | None = None) -> dict:
-    """An ESTIMATE of fp32 peak: cores x clock x FLOPs per cycle per core.
-
-    FLOPs per cycle assume two FMA units per core, each a multiply and an add on every lane:
-    2 x 2 x 16 = 64 with AVX-512, 2 x 2 x 8 = 32 with AVX2 + FMA, 16 with AVX, 8 otherwise.
-    Cores that split AVX-512 into two halves, or slow their clock under it, reach less.
-    """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    cores = cores or cpu_cores()
-    flags_line = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M)
-    flags = set(flags_line.group(1).split()) if flags_line else set()
-    if "avx512f" in flags:
-        isa, per_cycle = "AVX-512", 64
-    elif {"avx2", "fma"} <= flags:
-        isa, per_cycle = "AVX2+FMA", 32
-    elif "avx" in flags:
-        isa, per_cycle = "AVX", 16
-    else:
-        isa, per_cycle = "SSE or unknown", 8
-    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)$", cpuinfo, re.M)]
-    ghz = max(mhz) / 1000 if mhz else None
-    flops = cores * ghz * 1e9 * per_cycle if ghz else None
-    return {"flops": flops, "precision": "fp32", "estimate": True,
-            "how": (f"estimate: {cores} cores x {ghz:.2f} GHz x {per_cycle} FLOP/cycle ({isa})"
-                    if ghz else "unknown: no clock in /proc/cpuinfo")}
-
-
-def gpu_peak(name: str) -> dict:
-    """The data-sheet peak of the GPU called ``name`` (as ``torch.cuda.get_device_name`` says)."""
-    for key, flops, precision in GPU_PEAKS:
-        if key in name:
-            return {"flops": flops, "precision": precision, "estimate": False,
-                    "how": f"data sheet: {key}, dense {precision} tensor cores"}
-    return {"flops": None, "precision": None, "estimate": False,
-            "how": f"unknown GPU {name!r}: add it to cnnlib.bench.GPU_PEAKS"}
-
-
-def device_peak(device: torch.device) -> dict:
-    """Peak FLOP/s of ``device``: a data-sheet value for known GPUs, an estimate for a CPU."""
-    if device.type == "cuda":
-        return gpu_peak(torch.cuda.get_device_name(device))
-    if device.type == "cpu":
-        return cpu_peak()
-    return {"flops": None, "precision": None, "estimate": False,
-            "how": f"unknown for {device.type}"}
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "cpu":
-        return f"{cpu_model()}, {cpu_cores()} cores"
-    return device.type
-
-
-def write_result(result: dict, out: Path) -> Path:
-    """Write a measured result as JSON, creating its folder (``./benchmarks`` by default)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    return out
-
-
-def device_slug(device: torch.device) -> str:
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
-    return re.sub(r"[^a-z0-9]+", "-", f"{device.type} {name}".lower()).strip("-")
-
-
-def machine_info(device: torch.device) -> dict:
-    """What a number needs next to it to mean anything: hardware and software."""
-    import torchvision
-
-    from . import __version__
-
-    return {"device": str(device), "device_name": device_label(device),
-            "machine": {"platform": platform.platform(), "cpu_model": cpu_model(),
-                        "cores": cpu_cores(), "torch_threads": torch.get_num_threads()},
-            "versions": {"cnnlib": __version__, "torch": torch.__version__,
-                         "torchvision": torchvision.__version__,
-                         "cuda": torch.version.cuda, "python": platform.python_version()}}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -302,16 +175,10 @@ def bare_evaluate(model, batches, device) -> None:
 # ---------------------------------------------------------------------------------------------
 # The measurements
 
-def _build(name: str, device) -> torch.nn.Module:
-    from .recipes import build_model
-
-    return build_model(name, channels=3, num_classes=10).to(device)
-
-
 def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -> dict:
     """Training and evaluation images/s, book defaults vs baseline; fit's overhead; FLOPs."""
     seed_everything(0)
-    model = _build(name, device)
+    model = build_model(name, channels=3, num_classes=10).to(device)
     baseline = copy.deepcopy(model)  # the same weights, contiguous, fp32
     flops_train = flops_per_image(model, (1, 3, 32, 32), training=True)
     flops_eval = flops_per_image(model, (1, 3, 32, 32), training=False)
@@ -482,7 +349,8 @@ def roofline_rows(models=DEFAULT_MODELS, gpus=("H100", "A100", "T4"), images: in
         columns["this CPU s/epoch (est.)"] = cpu_peak()["flops"]
     rows = []
     for name in models:
-        flops = flops_per_image(_build(name, "cpu"), (1, 3, 32, 32), training=True)
+        flops = flops_per_image(build_model(name, channels=3, num_classes=10), (1, 3, 32, 32),
+                                training=True)
         row = {"model": name, "GFLOP/image": f"{flops / 1e9:.3f}"}
         row.update({k: f"{images * flops / peak:.3g}" for k, peak in columns.items()})
         rows.append(row)
@@ -494,203 +362,6 @@ def roofline_note(gpus=("H100", "A100", "T4")) -> str:
     used = ", ".join(f"{name} {flops / 1e12:g} TFLOP/s ({precision})"
                      for name, flops, precision in GPU_PEAKS if name in gpus)
     return f"peaks used: {used} (data sheets, dense)\nthis CPU: {cpu_peak()['how']}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading results back
-
-def load_results(paths=None, kind: str | None = None) -> list[dict]:
-    """Results from JSON files, oldest first; by default the ones recorded with the book
-    (``cnnlib/recorded/``). ``kind`` keeps only ``"bench"`` or ``"recipe"`` results."""
-    if paths is None:
-        paths = sorted((p for p in recorded_results_dir().iterdir() if p.name.endswith(".json")),
-                       key=lambda p: p.name)
-    results = []
-    for path in paths:
-        path = Path(path) if isinstance(path, str) else path  # a Path or a package resource
-        result = json.loads(path.read_text())
-        result.setdefault("file", path.name)
-        if kind is None or result.get("kind") == kind:
-            results.append(result)
-    return sorted(results, key=lambda r: r.get("date", ""))
-
-
-def _rate(x) -> str:
-    if x is None:
-        return "-"
-    for unit, size in (("M", 1e6), ("k", 1e3)):
-        if x >= size:
-            return f"{x / size:.1f}{unit}"
-    return f"{x:.0f}"
-
-
-def _flops(x) -> str:
-    if not x:
-        return "unknown"
-    for unit, size in (("PFLOP/s", 1e15), ("TFLOP/s", 1e12), ("GFLOP/s", 1e9)):
-        if x >= size:
-            return f"{x / size:.1f} {unit}"
-    return f"{x:.0f} FLOP/s"
-
-
-def _x(ratio) -> str:
-    return "-" if ratio is None else f"{ratio:.1f}x"
-
-
-def overhead_pairs(overhead: dict) -> list[float]:
-    """fit's overhead in each repeat, in %: fit and the bare loop ran the same steps one after
-    the other, so how far these disagree is the resolution of the median."""
-    raw = overhead.get("raw") or {}
-    if "fit" not in raw or raw["fit"]["steps"] != raw["bare"]["steps"]:
-        return []
-    return [100 * (f / b - 1) for f, b in zip(raw["fit"]["seconds"], raw["bare"]["seconds"])]
-
-
-def format_result(r: dict) -> str:
-    """The tables of one bench run (or one recipe run), headed by where and when it ran."""
-    if r.get("kind") == "recipe":
-        from .recipes import format_recipe
-
-        return format_recipe(r)
-    v = r["versions"]
-    threads = f", torch threads: {r['machine']['torch_threads']}" if r["device"] == "cpu" else ""
-    took = f", {r['wall_seconds'] / 60:.0f} min" if r.get("wall_seconds") else ""
-    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}{took}",
-             f"{r['device_name']} ({r['device']}{threads}), torch {v['torch']}",
-             f"peak: {_flops(r['peak']['flops'])} {r['peak'].get('precision') or ''} "
-             f"({r['peak']['how']})", ""]
-    if r.get("models"):
-        batch = next(iter(r["models"].values()))["train"]["batch_size"]
-        title = f"training, images/s (batch {batch})"
-        lines.append(f"{title:<34}{'book':>9}{'baseline':>10}{'ratio':>8}{'GFLOP/image':>13}"
-                     f"{'of peak':>9}")
-        for name, m in r["models"].items():
-            t = m["train"]
-            frac = t.get("fraction_of_peak")
-            lines.append(f"{name:<34}{_rate(t['book_images_per_s']):>9}"
-                         f"{_rate(t['baseline_images_per_s']):>10}{_x(t['speedup']):>8}"
-                         f"{m['flops_per_train_image'] / 1e9:>13.3f}"
-                         f"{'-' if frac is None else f'{100 * frac:.1f}%':>9}")
-        lines += ["", f"{'evaluation, images/s':<34}{'book':>9}{'baseline':>10}{'ratio':>8}"]
-        for name, m in r["models"].items():
-            e = m["eval"]
-            lines.append(f"{name:<34}{_rate(e['book_images_per_s']):>9}"
-                         f"{_rate(e['baseline_images_per_s']):>10}{_x(e['speedup']):>8}")
-        lines += ["", f"{'trainer overhead, images/s':<34}{'fit':>9}{'bare':>10}{'overhead':>10}"
-                      f"{'each pair':>18}"]
-        for name, m in r["models"].items():
-            o = m["overhead"]
-            pairs = overhead_pairs(o)
-            spread = f"{min(pairs):+.1f} .. {max(pairs):+.1f}%" if pairs else "-"
-            lines.append(f"{name:<34}{_rate(o['fit_images_per_s']):>9}"
-                         f"{_rate(o['bare_images_per_s']):>10}{o['overhead_pct']:>9.1f}%"
-                         f"{spread:>18}")
-    d = r.get("data_path")
-    if d:
-        lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images on the device,",
-                  f"           {d['augment']}, normalised"]
-        rate = _rate(d["tensor_loader"]["images_per_s"])
-        lines.append(f"  {'TensorLoader':<34}{rate:>9} images/s")
-        for key, value in d.items():
-            if key.startswith("dataloader_pil_workers"):
-                w = key.rsplit("workers", 1)[1]
-                lines.append(f"  {'DataLoader + PIL, num_workers=' + w:<34}"
-                             f"{_rate(value['images_per_s']):>9} images/s   tensor loader "
-                             f"{_x(d[f'speedup_vs_workers{w}'])} faster")
-    if r["mode"] == "quick":
-        lines += ["", "(quick mode: few steps per measurement; compare ratios, not digits)"]
-    if r.get("complete") is False:
-        done = ", ".join(["data path"] * bool(d) + list(r.get("models") or ())) or "nothing"
-        lines += ["", f"(incomplete: the run stopped after measuring {done})"]
-    return "\n".join(lines)
-
-
-# The H200 is the H100's chip (GH100: same tensor cores, same peak) with faster, larger memory,
-# so a run on either can judge the H100 goal; the result names the device it ran on.
-HOPPER = ("H100", "H200")
-
-TARGETS = {"loader_speedup": 20.0, "overhead_pct": 5.0, "h100_seconds": 30.0,
-           "h100_accuracy": 0.94}
-
-
-def target_rows(results: list[dict] | None = None) -> list[dict]:
-    """The book's speed goals, each judged from the latest recorded run that can judge it, or
-    "not yet measured" when there is none."""
-    results = load_results() if results is None else results
-    benches = [r for r in results if r.get("kind") == "bench"]
-    rows = []
-
-    two_core = [r for r in benches if r["device"] == "cpu" and r["machine"]["cores"] == 2
-                and r.get("data_path") and r["data_path"]["images"] >= 10_000]
-    goal = f"tensor loader >= {TARGETS['loader_speedup']:g}x DataLoader + PIL, 2-core CPU"
-    if two_core:
-        r = two_core[-1]
-        d = r["data_path"]
-        ratios = {k.rsplit("workers", 1)[1]: v for k, v in d.items()
-                  if k.startswith("speedup_vs_workers")}
-        worst = min(ratios.values())
-        rows.append({"goal": goal, "measured": ", ".join(
-            f"{v:.1f}x vs {w} workers" for w, v in ratios.items()), "source": r["file"],
-            "status": "met" if worst >= TARGETS["loader_speedup"] else "not met"})
-    else:
-        rows.append({"goal": goal, "measured": "-", "status": "not yet measured"})
-
-    # Judged per device (the CPU's loop and a GPU's differ: on a GPU each extra operation is a
-    # kernel launch), and only by a run that measured every default model: a run of LeNet-5
-    # alone would call it met without ever timing the heavier models.
-    with_models = [r for r in benches if set(DEFAULT_MODELS) <= set(r.get("models") or ())]
-    devices = list(dict.fromkeys(r.get("device_name", r["device"]) for r in with_models))
-    for device in devices:
-        r = [r for r in with_models if r.get("device_name", r["device"]) == device][-1]
-        pcts = {name: m["overhead"]["overhead_pct"] for name, m in r["models"].items()}
-        rows.append({"goal": f"fit's overhead over a bare loop <= {TARGETS['overhead_pct']:g}%, "
-                             f"{device}",
-                     "measured": ", ".join(f"{name} {p:.1f}%" for name, p in pcts.items()),
-                     "source": r["file"],
-                     "status": "met" if max(pcts.values()) <= TARGETS["overhead_pct"]
-                     else "not met"})
-    if not devices:
-        rows.append({"goal": f"fit's overhead over a bare loop <= {TARGETS['overhead_pct']:g}%",
-                     "measured": "-", "status": "not yet measured"})
-
-    goal = (f"ResNet-18 >= {100 * TARGETS['h100_accuracy']:g}% on CIFAR-10 in "
-            f"<= {TARGETS['h100_seconds']:g} s, one H100")
-    runs = [r for r in results if r.get("kind") == "recipe" and r["mode"] == "full"
-            and any(chip in r["device_name"] for chip in HOPPER)
-            and r["settings"]["model"] == "resnet18_cifar"
-            and r["target"] >= TARGETS["h100_accuracy"]]
-    if runs:
-        r = runs[-1]
-        met = r["reached"] and r["seconds_to_target"] <= TARGETS["h100_seconds"]
-        on = f" on an {r['device_name']}" + ("" if "H100" in r["device_name"] else
-                                               " (the H100's chip, faster memory)")
-        measured = (f"{100 * r['target']:g}% in {r['seconds_to_target']:.1f} s{on}"
-                    if r["reached"] else f"not reached: {100 * r['final_test_acc']:.2f}% after "
-                                         f"{r['wall_seconds']:.1f} s{on}")
-        rows.append({"goal": goal, "measured": measured, "source": r["file"],
-                     "status": "met" if met else "not met"})
-    else:
-        rows.append({"goal": goal, "measured": "-",
-                     "status": "not yet measured (no recorded run on an H100 or H200)"})
-    return rows
-
-
-def format_targets(rows: list[dict] | None = None) -> str:
-    """The goals of :func:`target_rows`, one short block each (a table of them is too wide to
-    read on a book page)."""
-    rows = target_rows() if rows is None else rows
-    return "\n\n".join(f"{row['goal']}\n  status:   {row['status']}\n  measured: {row['measured']}"
-                       + (f"\n  from:     {row['source']}" if row.get("source") else "")
-                       for row in rows)
-
-
-def format_results(results: list[dict], kind: str = "bench") -> str:
-    """Every recorded run, one block each; says so when there is none yet (of ``kind``)."""
-    if not results:
-        command = ("python -m cnnlib.recipes cifar_resnet18 --target 0.94` on a GPU"
-                   if kind == "recipe" else "python -m cnnlib.bench --quick` (or --full on a GPU)")
-        return f"No {kind} results are recorded yet. Run `{command} to make one."
-    return "\n\n".join(format_result(r) for r in results)
 
 
 def main(argv=None) -> dict:
@@ -731,8 +402,7 @@ def main(argv=None) -> dict:
     plan = replace(plan, **{k: v for k, v in overrides.items() if v is not None})
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     device = pick_device(args.device)
-    date = time.strftime("%Y-%m-%d")
-    out = args.out or OUTPUT_DIR / f"{device_slug(device)}-{date}-{mode}.json"
+    out = args.out or default_out(device, mode)
     result = run_benchmark(mode, models, device=device,
                            fast=FastSettings(compile=args.compile),
                            plan=plan, workers=args.workers, data_path=not args.no_data_path,

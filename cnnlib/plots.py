@@ -7,10 +7,15 @@ test can inspect it. Images are given as tensors; normalised ones are mapped bac
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import FancyBboxPatch
+
+from .arithmetic import conv_output_size
+from .diagnose import smooth
 
 
 def _to_image(x: torch.Tensor, mean=None, std=None) -> np.ndarray:
@@ -256,8 +261,6 @@ def plot_conv_sliding(n: int, k: int, s: int = 1, p: int = 0, positions=None,
     in the output-size formula drops them. ``positions`` are (row, col) output indices; the
     default shows the first two windows of the top row and the last window.
     """
-    from .arithmetic import conv_output_size
-
     out = conv_output_size(n, k, s, p)
     m = n + 2 * p
     if positions is None:
@@ -319,8 +322,6 @@ def show_kernel_responses(image: torch.Tensor, kernels: dict, responses: dict,
     as images. Both scales clip the extreme 1% so that a few strong pixels do not wash out
     the rest.
     """
-    from fractions import Fraction
-
     def fraction(v: float) -> str:
         return str(Fraction(float(v)).limit_denominator(256))
 
@@ -445,8 +446,6 @@ def plot_loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", l
 def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9):
     """A learning-rate range test: the loss of each batch (faint) and its moving average (line)
     against the rate, on a log axis; a dashed line marks ``suggestion`` if given."""
-    from .diagnose import smooth
-
     if len(lrs) != len(losses) or not lrs:
         raise ValueError(f"need equally long, non-empty lists, got {len(lrs)} rates and "
                          f"{len(losses)} losses")
@@ -539,8 +538,6 @@ def draw_blocks(kinds=("plain", "basic", "bottleneck"), titles=None):
     ``kinds`` come from :data:`BLOCKS`: "plain" (two convolutions, no shortcut), "basic"
     (ResNet-18/34) and "bottleneck" (ResNet-50 and deeper, on 256 channels).
     """
-    from matplotlib.patches import FancyBboxPatch
-
     unknown = [k for k in kinds if k not in BLOCKS]
     if unknown or not kinds:
         raise ValueError(f"kinds must be among {sorted(BLOCKS)}, got {list(kinds)}")
@@ -590,20 +587,22 @@ def draw_blocks(kinds=("plain", "basic", "bottleneck"), titles=None):
     return fig
 
 
-def plot_time_to_accuracy(results, target: float | None = None, seconds: float | None = None,
-                          title: str | None = None, min_accuracy: float = 80.0):
+def plot_time_to_accuracy(results, labels=None, target: float | None = None,
+                          seconds: float | None = None, title: str | None = None,
+                          min_accuracy: float = 80.0):
     """Test accuracy against wall time since the first training step, one line per recorded
     recipe run (``cnnlib.recipes``), with the target accuracy and time budget as dashed lines:
     a run meets the goal where its line enters the upper-left corner. The axis starts at
-    ``min_accuracy`` percent, where the runs are told apart."""
-    from .recipes import variant
-
+    ``min_accuracy`` percent, where the runs are told apart. ``labels`` name the runs in the
+    legend, one per run (``cnnlib.recipes.run_label`` names what each changed); by default
+    "run 1", "run 2"..."""
+    labels = [f"run {i}" for i in range(1, len(results) + 1)] if labels is None else labels
+    if len(labels) != len(results):
+        raise ValueError(f"one label per run: got {len(labels)} labels for {len(results)} runs")
     fig, ax = plt.subplots(figsize=(7.5, 5.2))
-    for r in results:
+    for r, label in zip(results, labels):
         elapsed = np.cumsum([row["seconds"] + row.get("test_seconds", 0) for row in r["history"]])
         acc = [100 * row["test_acc"] for row in r["history"]]
-        seed = r.get("seed")
-        label = variant(r) + ("" if seed is None else f", seed {seed}")
         ax.plot(elapsed, acc, marker=".", markersize=3, linewidth=1, label=label)
     if target is not None:
         ax.axhline(100 * target, color="0.3", linestyle="--", linewidth=0.8)

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import inspect
 import statistics
 import sys
+import textwrap
 import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -31,9 +31,9 @@ import torch.nn.functional as F
 from . import fast as _fast
 from .data import dataset_info, load_data
 from .fast import FastSettings
-from .bench import write_result
-from .models import get_model
-from .models._registry import _BUILDERS
+from .models import build_model
+from .reports import format_recipe
+from .results import default_out, format_rate, machine_info, write_result
 from .settings import RunSettings, pick_device, seed_everything
 from .train import StopTraining, evaluate, fit
 
@@ -86,29 +86,12 @@ RECIPES: dict[str, Recipe] = {
 QUICK = {"train_size": 512, "test_size": 256, "epochs": 1}
 
 
-def build_model(name: str, channels: int = 3, num_classes: int = 10) -> torch.nn.Module:
-    """A registered model for a dataset's channels (passes ``in_channels`` where the builder
-    takes it, as LeNet-5's does; the others are RGB models)."""
-    builder = _BUILDERS.get(name)
-    takes_channels = builder is not None and "in_channels" in inspect.signature(builder).parameters
-    extra = {"in_channels": channels} if takes_channels else {}
-    return get_model(name, num_classes=num_classes, **extra)  # an unknown name: get_model says so
-
-
 def warmup_fraction(pct_start: float, total_steps: int) -> float:
     """``pct_start``, raised to two steps of warm-up on short runs: OneCycleLR divides by zero
     when the warm-up is exactly one step (e.g. a quick run of 4 steps at 0.25)."""
     if total_steps >= 4 and pct_start * total_steps < 2:
         return min(0.5, 2 / total_steps)
     return pct_start
-
-
-def default_out(kind: str, device: torch.device, mode: str) -> Path:
-    """``./benchmarks/<kind>-<device>-<date>-<mode>.json``, under the current folder."""
-    from .bench import OUTPUT_DIR, device_slug
-
-    date = time.strftime("%Y-%m-%d")
-    return OUTPUT_DIR / f"{kind}-{device_slug(device)}-{date}-{mode}.json"
 
 
 def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
@@ -119,8 +102,6 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
                root=None, **overrides) -> dict:
     """Run a recipe and return its measured result (a JSON-ready dict); ``overrides`` replace
     other fields of the :class:`Recipe` (``batch_size=256, tta=True``...)."""
-    from .bench import machine_info
-
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; available: {', '.join(sorted(RECIPES))}")
     unknown = set(overrides) - {f.name for f in fields(Recipe)}
@@ -224,13 +205,15 @@ def variant(result: dict) -> str:
     return ", ".join(parts) or "defaults"
 
 
+def run_label(result: dict) -> str:
+    """A recorded run's name in a legend: its :func:`variant` and, if recorded, its seed."""
+    seed = result.get("seed")
+    return variant(result) + ("" if seed is None else f", seed {seed}")
+
+
 def format_recipe_table(results: list[dict]) -> str:
     """One line per recorded run, grouped by device and day: what differed from today's
     defaults, the seed, what it reached how fast, and its training images/s."""
-    import textwrap
-
-    from .bench import _rate
-
     width = 42
     head = (f"  {'settings (differences from the defaults)':<{width}}{'seed':>5}"
             f"{'result':>20}{'train img/s':>13}")
@@ -252,7 +235,7 @@ def format_recipe_table(results: list[dict]) -> str:
         label_lines = textwrap.wrap(label, width - 1) or [""]
         seed = r.get("seed")
         lines.append(f"  {label_lines[0]:<{width}}{'-' if seed is None else seed:>5}"
-                     f"{outcome:>20}{_rate(training_rate(r)):>13}")
+                     f"{outcome:>20}{format_rate(training_rate(r)):>13}")
         lines += [f"    {rest}" for rest in label_lines[1:]]
     return "\n".join(lines)
 
@@ -280,31 +263,6 @@ def format_step_times(bench_result: dict, runs: list[dict], model: str = "resnet
     first = [r["history"][0]["seconds"] + r["history"][0].get("test_seconds", 0) for r in runs]
     if first:
         lines.append(f"first epochs of these runs: {min(first):.1f} to {max(first):.1f} s")
-    return "\n".join(lines)
-
-
-def format_recipe(result: dict) -> str:
-    """A few lines a reader can check against the JSON."""
-    settings = result["settings"]
-    lines = [f"{result['recipe']} ({settings['model']} on {settings['dataset']}, "
-             f"{result['mode']} mode, {result['train_images']} training images)",
-             f"on {result['device_name']}, {result['date']}"]
-    lines.append(f"setup (data to the device): {result['setup_seconds']:.1f} s")
-    tta = " (flip TTA)" if settings.get("tta") else ""
-    for row in result["history"]:
-        seconds = row["seconds"] + row.get("test_seconds", 0)
-        lines.append(f"  epoch {row['epoch']:>3}  test acc{tta} {100 * row['test_acc']:6.2f}%  "
-                     f"{seconds:7.1f} s")
-    if result["reached"]:
-        lines.append(f"target {100 * result['target']:.1f}% reached in epoch "
-                     f"{result['epochs_to_target']}, {result['seconds_to_target']:.1f} s "
-                     "of training")
-    else:
-        lines.append(f"target {100 * result['target']:.1f}% not reached in {result['epochs_run']} "
-                     f"epoch(s) ({result['wall_seconds']:.1f} s); final test accuracy "
-                     f"{100 * result['final_test_acc']:.2f}%")
-    if result["mode"] == "quick":
-        lines.append("(quick mode: a smoke test on a subset, not a result)")
     return "\n".join(lines)
 
 
@@ -342,7 +300,7 @@ def main(argv=None) -> dict:
     result["command"] = " ".join(["python -m cnnlib.recipes", *(argv if argv is not None
                                                                  else sys.argv[1:])])
     kind = f"recipe-{args.recipe}" + (f"-{args.model}" if args.model else "")
-    out = args.out or default_out(kind, torch.device(result["device"]), result["mode"])
+    out = args.out or default_out(torch.device(result["device"]), result["mode"], kind)
     write_result(result, out)
     print(format_recipe(result))
     print(f"written: {out}")

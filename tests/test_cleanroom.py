@@ -31,7 +31,8 @@ def outcome(tmp_path_factory):
              "import os, cnnlib, skimage\nprint(cnnlib.__version__)",
              "assert 'site-packages' in cnnlib.__file__, cnnlib.__file__\n"
              "assert os.listdir('.') == ['uses_cnnlib.ipynb'], os.listdir('.')\n"
-             "from cnnlib import bench\nassert bench.load_results(), 'recorded results missing'")
+             "from cnnlib import results\n"
+             "assert results.load_results(), 'recorded results missing'")
     done = subprocess.run([sys.executable, str(ROOT / "tools" / "cleanroom.py"), str(folder)],
                           capture_output=True, text=True, cwd=ROOT)
     return done.returncode, done.stdout + done.stderr

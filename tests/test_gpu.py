@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from cnnlib import fast as F
-from cnnlib.bench import device_peak
+from cnnlib.results import device_peak
 from cnnlib.data import load_data
 from cnnlib.fast import FastSettings
 from cnnlib.loader import TensorLoader
@@ -113,5 +113,5 @@ def test_large_evaluation_batches_change_no_result(cifar):
 
 def test_the_device_has_a_known_peak():
     peak = device_peak(CUDA)
-    assert peak["flops"], (f"{torch.cuda.get_device_name()} is not in cnnlib.bench.GPU_PEAKS: "
+    assert peak["flops"], (f"{torch.cuda.get_device_name()} is not in cnnlib.results.GPU_PEAKS: "
                            "add its data-sheet peak so the bench can report a fraction of it")

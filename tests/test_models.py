@@ -9,7 +9,7 @@ from torch import nn
 
 import cnnlib.models as models
 from cnnlib.arithmetic import count_params
-from cnnlib.models import get_model, list_models
+from cnnlib.models import build_model, get_model, list_models
 
 
 
@@ -216,3 +216,9 @@ def test_missing_batch_dimension(name):
     with pytest.raises(ValueError, match=r"expects a batch N×C×H×W, got a single image C×H×W.*"
                                          r"x.unsqueeze\(0\)"):
         model(torch.zeros(*model.input_size))
+
+
+def test_build_model_passes_channels_only_where_the_builder_takes_them():
+    assert build_model("lenet5", channels=3).input_size == (3, 32, 32)
+    alexnet = build_model("alexnet_cifar", channels=3)
+    assert alexnet(torch.zeros(2, 3, 32, 32)).shape == (2, 10)

@@ -7,7 +7,7 @@ classifier. Each class records the input it expects in ``input_size`` (C, H, W) 
 """
 
 from ._checks import check_input
-from ._registry import get_model, list_models, register
+from ._registry import build_model, get_model, list_models, register
 from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetPaper, AlexNetTorchvision,
                       alexnet_cifar, alexnet_half, alexnet_paper, alexnet_torchvision)
 from .lenet import LeNet5, lenet5
@@ -16,6 +16,7 @@ from . import resnet  # noqa: F401  (registers the ResNets)
 
 __all__ = [
     "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5", "MLP",
-    "alexnet_cifar", "alexnet_half", "alexnet_paper", "alexnet_torchvision", "check_input",
+    "alexnet_cifar", "alexnet_half", "alexnet_paper", "alexnet_torchvision", "build_model",
+    "check_input",
     "get_model", "lenet5", "list_models", "mlp", "register",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable
 
 from torch import nn
@@ -32,3 +33,12 @@ def get_model(name: str, **kwargs) -> nn.Module:
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"unknown model {name!r}{hint}; available: {', '.join(list_models())}")
     return _BUILDERS[name](**kwargs)
+
+
+def build_model(name: str, channels: int = 3, num_classes: int = 10) -> nn.Module:
+    """The model registered as ``name``, built for a dataset's channels and classes: passes
+    ``in_channels`` where the builder takes it (as LeNet-5's does; the others are RGB models)."""
+    builder = _BUILDERS.get(name)
+    takes_channels = builder is not None and "in_channels" in inspect.signature(builder).parameters
+    extra = {"in_channels": channels} if takes_channels else {}
+    return get_model(name, num_classes=num_classes, **extra)  # an unknown name: get_model says so

@@ -1,0 +1,117 @@
+"""Recorded runs as text: the tables of one bench run, the lines of one recipe run, any list.
+
+The JSON files of ``python -m cnnlib.bench`` and ``python -m cnnlib.recipes`` hold every number;
+these functions only lay them out, so the book's appendix prints the same tables from the files
+as the commands printed when they ran. They read the files' fields and nothing else: no
+measuring, and no knowledge of today's recipe defaults (``cnnlib.recipes`` has the tables that
+compare runs with those).
+"""
+
+from __future__ import annotations
+
+from .results import format_flops, format_rate, format_ratio
+
+
+def overhead_pairs(overhead: dict) -> list[float]:
+    """fit's overhead in each repeat, in %: fit and the bare loop ran the same steps one after
+    the other, so how far these disagree is the resolution of the median."""
+    raw = overhead.get("raw") or {}
+    if "fit" not in raw or raw["fit"]["steps"] != raw["bare"]["steps"]:
+        return []
+    return [100 * (f / b - 1) for f, b in zip(raw["fit"]["seconds"], raw["bare"]["seconds"])]
+
+
+def format_bench(r: dict) -> str:
+    """The tables of one bench run, headed by where and when it ran."""
+    v = r["versions"]
+    threads = f", torch threads: {r['machine']['torch_threads']}" if r["device"] == "cpu" else ""
+    took = f", {r['wall_seconds'] / 60:.0f} min" if r.get("wall_seconds") else ""
+    lines = [f"cnnlib.bench, {r['mode']} mode, {r['date']}{took}",
+             f"{r['device_name']} ({r['device']}{threads}), torch {v['torch']}",
+             f"peak: {format_flops(r['peak']['flops'])} {r['peak'].get('precision') or ''} "
+             f"({r['peak']['how']})", ""]
+    if r.get("models"):
+        batch = next(iter(r["models"].values()))["train"]["batch_size"]
+        title = f"training, images/s (batch {batch})"
+        lines.append(f"{title:<34}{'book':>9}{'baseline':>10}{'ratio':>8}{'GFLOP/image':>13}"
+                     f"{'of peak':>9}")
+        for name, m in r["models"].items():
+            t = m["train"]
+            frac = t.get("fraction_of_peak")
+            lines.append(f"{name:<34}{format_rate(t['book_images_per_s']):>9}"
+                         f"{format_rate(t['baseline_images_per_s']):>10}"
+                         f"{format_ratio(t['speedup']):>8}"
+                         f"{m['flops_per_train_image'] / 1e9:>13.3f}"
+                         f"{'-' if frac is None else f'{100 * frac:.1f}%':>9}")
+        lines += ["", f"{'evaluation, images/s':<34}{'book':>9}{'baseline':>10}{'ratio':>8}"]
+        for name, m in r["models"].items():
+            e = m["eval"]
+            lines.append(f"{name:<34}{format_rate(e['book_images_per_s']):>9}"
+                         f"{format_rate(e['baseline_images_per_s']):>10}"
+                         f"{format_ratio(e['speedup']):>8}")
+        lines += ["", f"{'trainer overhead, images/s':<34}{'fit':>9}{'bare':>10}{'overhead':>10}"
+                      f"{'each pair':>18}"]
+        for name, m in r["models"].items():
+            o = m["overhead"]
+            pairs = overhead_pairs(o)
+            spread = f"{min(pairs):+.1f} .. {max(pairs):+.1f}%" if pairs else "-"
+            lines.append(f"{name:<34}{format_rate(o['fit_images_per_s']):>9}"
+                         f"{format_rate(o['bare_images_per_s']):>10}{o['overhead_pct']:>9.1f}%"
+                         f"{spread:>18}")
+    d = r.get("data_path")
+    if d:
+        lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images on the device,",
+                  f"           {d['augment']}, normalised"]
+        rate = format_rate(d["tensor_loader"]["images_per_s"])
+        lines.append(f"  {'TensorLoader':<34}{rate:>9} images/s")
+        for key, value in d.items():
+            if key.startswith("dataloader_pil_workers"):
+                w = key.rsplit("workers", 1)[1]
+                lines.append(f"  {'DataLoader + PIL, num_workers=' + w:<34}"
+                             f"{format_rate(value['images_per_s']):>9} images/s   tensor loader "
+                             f"{format_ratio(d[f'speedup_vs_workers{w}'])} faster")
+    if r["mode"] == "quick":
+        lines += ["", "(quick mode: few steps per measurement; compare ratios, not digits)"]
+    if r.get("complete") is False:
+        done = ", ".join(["data path"] * bool(d) + list(r.get("models") or ())) or "nothing"
+        lines += ["", f"(incomplete: the run stopped after measuring {done})"]
+    return "\n".join(lines)
+
+
+def format_recipe(result: dict) -> str:
+    """A few lines a reader can check against the JSON of one recipe run."""
+    settings = result["settings"]
+    lines = [f"{result['recipe']} ({settings['model']} on {settings['dataset']}, "
+             f"{result['mode']} mode, {result['train_images']} training images)",
+             f"on {result['device_name']}, {result['date']}"]
+    lines.append(f"setup (data to the device): {result['setup_seconds']:.1f} s")
+    tta = " (flip TTA)" if settings.get("tta") else ""
+    for row in result["history"]:
+        seconds = row["seconds"] + row.get("test_seconds", 0)
+        lines.append(f"  epoch {row['epoch']:>3}  test acc{tta} {100 * row['test_acc']:6.2f}%  "
+                     f"{seconds:7.1f} s")
+    if result["reached"]:
+        lines.append(f"target {100 * result['target']:.1f}% reached in epoch "
+                     f"{result['epochs_to_target']}, {result['seconds_to_target']:.1f} s "
+                     "of training")
+    else:
+        lines.append(f"target {100 * result['target']:.1f}% not reached in {result['epochs_run']} "
+                     f"epoch(s) ({result['wall_seconds']:.1f} s); final test accuracy "
+                     f"{100 * result['final_test_acc']:.2f}%")
+    if result["mode"] == "quick":
+        lines.append("(quick mode: a smoke test on a subset, not a result)")
+    return "\n".join(lines)
+
+
+def format_result(r: dict) -> str:
+    """The tables of one bench run, or the lines of one recipe run."""
+    return format_recipe(r) if r.get("kind") == "recipe" else format_bench(r)
+
+
+def format_results(results: list[dict], kind: str = "bench") -> str:
+    """Every recorded run, one block each; says so when there is none yet (of ``kind``)."""
+    if not results:
+        command = ("python -m cnnlib.recipes cifar_resnet18 --target 0.94` on a GPU"
+                   if kind == "recipe" else "python -m cnnlib.bench --quick` (or --full on a GPU)")
+        return f"No {kind} results are recorded yet. Run `{command} to make one."
+    return "\n\n".join(format_result(r) for r in results)
