@@ -32,9 +32,13 @@ from .loader import TensorLoader
 from .optim import one_cycle
 from .settings import (RunSettings, banner, model_device, pick_device, pick_mode, seed_everything,
                        setup)
-from .summary import format_table, summary
+from .summary import summary
+from .tables import format_table
 from .train import StopTraining, evaluate, fit, predict, predict_probs
-from . import arithmetic, checkpoint, colab, fast, layers, models, plots  # noqa: E402  (submodules, by name)
+# Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
+from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratch, data,  # noqa: E402
+               diagnose, drills, fast, folders, history, layers, loader, models, optim, plots,
+               recipes, reports, results, settings, summary, tables, train)
 
 __all__ = [
     "__version__",

@@ -36,10 +36,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import fast as _fast
 from .arithmetic import flops_per_image
 from .data import channel_stats, load_tensors, torchvision_loader
-from .fast import FastSettings
+from .fast import (FastSettings, autocast, backend_flags, grad_scaler, make_optimizer, prepare,
+                   settings_for, synchronize, to_device)
 from .loader import TensorLoader
 from .models import build_model
 from .reports import format_result
@@ -82,10 +82,10 @@ PLANS = {
 
 
 def _timed(run, n: int, device) -> float:
-    _fast.synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
     run(n)
-    _fast.synchronize(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 
@@ -152,11 +152,11 @@ def endless(loader):
 
 def bare_train(model, batches, optimizer, device, fast: FastSettings, scaler=None) -> None:
     """The minimal training loop: the same arithmetic as ``fit``, none of its bookkeeping."""
-    scaler = _fast.grad_scaler(device, fast) if scaler is None else scaler
+    scaler = grad_scaler(device, fast) if scaler is None else scaler
     model.train()
     for x, y in batches:
-        x, y = _fast.to_device(x, y, device, fast)
-        with _fast.autocast(device, fast):
+        x, y = to_device(x, y, device, fast)
+        with autocast(device, fast):
             loss = F.cross_entropy(model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
@@ -196,7 +196,7 @@ def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -
     pil_test = torchvision_loader("cifar10", train=False, batch_size=batch, mean=mean, std=std,
                                   num_workers=data["workers"], indices=range(len(y_test)),
                                   root=data["root"])
-    opt = _fast.make_optimizer(model, "sgd", lr=0.01, momentum=0.9, fast=fast)
+    opt = make_optimizer(model, "sgd", lr=0.01, momentum=0.9, fast=fast)
     opt_base = torch.optim.SGD(baseline.parameters(), lr=0.01, momentum=0.9)
     off = FastSettings.off()
     streams = {k: endless(v) for k, v in
@@ -215,10 +215,10 @@ def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -
                    "baseline": max(1, plan.eval_images // batch)})
 
     # Overhead: the same batches, already on the device, through fit and through a bare loop.
-    net = _fast.prepare(model, device, fast)
+    net = prepare(model, device, fast)
     batches = [next(streams["tt"]) for _ in range(min(train["book"]["steps"], 20))]
-    scaler = _fast.grad_scaler(device, fast)
-    with _fast.backend_flags(fast):
+    scaler = grad_scaler(device, fast)
+    with backend_flags(fast):
         overhead = measure(
             {"fit": lambda n: fit(model, Take(itertools.cycle(batches), n), epochs=1,
                                   optimizer=opt, fast=fast, progress=False),
@@ -305,7 +305,7 @@ def run_benchmark(mode: str = "quick", models=DEFAULT_MODELS, device=None,
     if mode not in PLANS:
         raise ValueError(f"mode must be one of {sorted(PLANS)}, got {mode!r}")
     device = pick_device(device)
-    fast = _fast.settings_for(device, fast)
+    fast = settings_for(device, fast)
     plan = plan or PLANS[mode]
     peak = device_peak(device)
     started = time.perf_counter()
@@ -316,7 +316,7 @@ def run_benchmark(mode: str = "quick", models=DEFAULT_MODELS, device=None,
               "plan": plan.__dict__, "baseline_workers": workers, "models": {},
               "complete": False}
     save = save or (lambda r: None)
-    with _fast.backend_flags(fast):
+    with backend_flags(fast):
         if data_path:
             log("data path ...")
             result["data_path"] = bench_data_path(device, fast, plan, data, tuple(data_workers))

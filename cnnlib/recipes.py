@@ -28,10 +28,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from . import fast as _fast
 from .data import dataset_info, load_data
-from .fast import FastSettings
+from .fast import FastSettings, settings_for, synchronize
 from .models import build_model
+from .optim import one_cycle
 from .reports import format_recipe
 from .results import default_out, format_rate, machine_info, write_result
 from .settings import RunSettings, pick_device, seed_everything
@@ -86,14 +86,6 @@ RECIPES: dict[str, Recipe] = {
 QUICK = {"train_size": 512, "test_size": 256, "epochs": 1}
 
 
-def warmup_fraction(pct_start: float, total_steps: int) -> float:
-    """``pct_start``, raised to two steps of warm-up on short runs: OneCycleLR divides by zero
-    when the warm-up is exactly one step (e.g. a quick run of 4 steps at 0.25)."""
-    if total_steps >= 4 and pct_start * total_steps < 2:
-        return min(0.5, 2 / total_steps)
-    return pct_start
-
-
 def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
                epochs: int | None = None, quick: bool = False, model: str | None = None,
                train_size: int | None = None, test_size: int | None = None,
@@ -118,7 +110,7 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
     if recipe.epochs < 1:
         raise ValueError(f"the epoch budget must be at least 1, got {recipe.epochs}")
     device = pick_device(device)
-    fast = _fast.settings_for(device, fast)
+    fast = settings_for(device, fast)
     run = RunSettings(mode="quick" if quick else "full", device=device, seed=seed)
     seed_everything(seed)
 
@@ -131,16 +123,13 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
     info = dataset_info(recipe.dataset)
     net = build_model(recipe.model, info.channels, len(info.classes))
     net = net.to(device)
-    _fast.synchronize(device)
+    synchronize(device)
     setup_seconds = time.perf_counter() - start
 
-    optimizer = _fast.make_optimizer(net, "sgd", lr=recipe.max_lr, momentum=recipe.momentum,
-                                     nesterov=recipe.nesterov, weight_decay=recipe.weight_decay,
-                                     fast=fast)
-    total_steps = recipe.epochs * len(data.train)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=recipe.max_lr, total_steps=total_steps,
-        pct_start=warmup_fraction(recipe.pct_start, total_steps))
+    optimizer, scheduler = one_cycle(net, data.train, recipe.epochs, recipe.max_lr,
+                                     momentum=recipe.momentum, nesterov=recipe.nesterov,
+                                     weight_decay=recipe.weight_decay,
+                                     pct_start=recipe.pct_start, fast=fast)
     loss_fn = functools.partial(F.cross_entropy, label_smoothing=recipe.label_smoothing)
     judge = FlipAverage(net) if recipe.tta else net
     reached: dict = {}
@@ -156,7 +145,7 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
             reached.update(epoch=epoch, seconds=time.perf_counter() - start)
             raise StopTraining
 
-    _fast.synchronize(device)
+    synchronize(device)
     start = time.perf_counter()
     history = fit(net, data.train, epochs=recipe.epochs, optimizer=optimizer,
                   scheduler=scheduler, scheduler_per_batch=True, loss_fn=loss_fn, fast=fast,

@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 import torch
-import torchvision
 
-from . import __version__
+from .settings import versions
 
 # New results go to ./benchmarks under the folder the command runs in (--out to choose). The
 # results the book shows travel inside the package, in cnnlib/recorded/, so that an installed
@@ -128,9 +127,7 @@ def machine_info(device: torch.device) -> dict:
     return {"device": str(device), "device_name": device_label(device),
             "machine": {"platform": platform.platform(), "cpu_model": cpu_model(),
                         "cores": cpu_cores(), "torch_threads": torch.get_num_threads()},
-            "versions": {"cnnlib": __version__, "torch": torch.__version__,
-                         "torchvision": torchvision.__version__,
-                         "cuda": torch.version.cuda, "python": platform.python_version()}}
+            "versions": {**versions(), "cuda": torch.version.cuda}}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,15 +18,29 @@ MEASURING = {"bench", "recipes"}
 
 
 def cnnlib_imports(module: str, package: Path = PACKAGE) -> dict[str, bool]:
-    """The cnnlib modules that ``cnnlib/<module>.py`` imports (first name below cnnlib), each
-    with whether some import of it sits inside a function."""
-    tree = ast.parse((package / f"{module}.py").read_text())
+    """The cnnlib modules that ``cnnlib/<module>.py`` (or every file of the package
+    ``cnnlib/<module>/``) imports (first name below cnnlib), each with whether some import of it
+    sits inside a function. A subpackage's imports of its own modules are not counted."""
+    if (package / module).is_dir():
+        found: dict[str, bool] = {}
+        for path in sorted((package / module).glob("*.py")):
+            for name, inside in file_imports(path.read_text(), level=2).items():
+                found[name] = found.get(name, False) or inside
+        return found
+    return file_imports((package / f"{module}.py").read_text(), level=1)
+
+
+def file_imports(source: str, level: int) -> dict[str, bool]:
+    """Like cnnlib_imports for one file whose relative imports reach cnnlib at ``level``."""
+    tree = ast.parse(source)
     inside = {id(node) for fn in ast.walk(tree)
               if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef))
               for node in ast.walk(fn)}
     found: dict[str, bool] = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
+        if isinstance(node, ast.ImportFrom) and 0 < node.level < level:
+            continue  # the package's own modules
+        if isinstance(node, ast.ImportFrom) and node.level == level:
             names = [node.module] if node.module else [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("cnnlib."):
             names = [node.module.removeprefix("cnnlib.")]

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from cnnlib import plots, recipes, reports, results
+from cnnlib.optim import warmup_fraction
 from cnnlib.settings import seed_everything
 
 def test_recipe_runs_end_to_end_in_quick_mode(tmp_path, data_dir):
@@ -86,11 +87,11 @@ def test_one_cycle_warm_up_never_divides_by_zero(total):
     params = [nn.Parameter(torch.zeros(1))]
     optimizer = torch.optim.SGD(params, lr=0.1)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=0.1, total_steps=total, pct_start=recipes.warmup_fraction(0.25, total))
+        optimizer, max_lr=0.1, total_steps=total, pct_start=warmup_fraction(0.25, total))
     for _ in range(total):
         optimizer.step()
         scheduler.step()
-    assert recipes.warmup_fraction(0.25, 1000) == 0.25  # long runs keep the recipe's value
+    assert warmup_fraction(0.25, 1000) == 0.25  # long runs keep the recipe's value
 
 
 def _recipe_result(**changes):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..summary import format_table
+from ..tables import format_table
 from .files import file_sha256, load_rgb
 from .scan import FolderScan
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..summary import format_table
+from ..tables import format_table
 from .files import EXIF_ORIENTATION, is_image_name, relative_name, split_folders
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..summary import format_table
+from ..tables import format_table
 from .duplicates import Duplicates
 from .files import (EXIF_ORIENTATION, is_image_name, open_as, prepare_output, relative_name,
                     split_folders)

@@ -12,11 +12,13 @@ from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetPaper, Ale
                       alexnet_cifar, alexnet_half, alexnet_paper, alexnet_torchvision)
 from .lenet import LeNet5, lenet5
 from .mlp import MLP, mlp
-from . import resnet  # noqa: F401  (registers the ResNets)
+from .resnet import ResNet
+from .small_cnn import SmallCNN, small_cnn
+from . import resnet  # noqa: F401  (the module too: cnnlib.models.resnet.BasicBlock...)
 
 __all__ = [
-    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5", "MLP",
-    "alexnet_cifar", "alexnet_half", "alexnet_paper", "alexnet_torchvision", "build_model",
-    "check_input",
-    "get_model", "lenet5", "list_models", "mlp", "register",
+    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5",
+    "MLP", "ResNet", "SmallCNN", "alexnet_cifar", "alexnet_half", "alexnet_paper",
+    "alexnet_torchvision", "build_model", "check_input", "get_model", "lenet5", "list_models",
+    "mlp", "register", "small_cnn",
 ]

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ._checks import check_input
+from ._registry import register
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 
@@ -58,6 +59,7 @@ class SmallCNN(nn.Module):
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
+@register("small_cnn")
 def small_cnn(activation: str = "relu", pool: str = "plain", width: int = 16,
               num_classes: int = 10) -> SmallCNN:
     """The four-layer CNN of the book's ReLU/tanh and pooling experiments (32×32 inputs)."""

@@ -1,0 +1,211 @@
+"""Numbers over time: training curves, activation functions, loss curves, the learning-rate
+range test, class counts, receptive fields and time to accuracy."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from ..diagnose import smooth
+from ._style import finish_line_plot
+
+
+def _curve(h, split: str, key: str):
+    """One split's curve in percent for "acc" and "err" (error = 1 - accuracy), else as stored."""
+    if key == "err":
+        return [100 * (1 - v) for v in h[f"{split}_acc"]]
+    values = h[f"{split}_{key}"]
+    return [100 * v for v in values] if key == "acc" else values
+
+
+def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
+                 splits=("train", "test")):
+    """Training curves. ``histories`` is one History or a ``{label: History}`` dict to compare.
+
+    ``keys`` are "loss", "acc" or "err" (the error rate, 100 - accuracy, as the AlexNet paper
+    plots it); ``splits`` picks "train" (dashed) and/or "test" (solid) curves.
+    """
+    if not isinstance(histories, dict):
+        histories = {"": histories}
+    labels = {"acc": "accuracy (%)", "err": "error (%)"}
+    styles = {"train": "--", "test": "-"}
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, key in zip(axes.flat, keys):
+        source = "acc" if key == "err" else key
+        for i, (label, h) in enumerate(histories.items()):
+            prefix = f"{label} " if label else ""
+            for split in splits:
+                if h.rows and f"{split}_{source}" in h.rows[0]:
+                    ax.plot(h["epoch"], _curve(h, split, key), styles[split],
+                            color=colors[i % len(colors)], label=f"{prefix}{split}",
+                            marker="o" if len(h) == 1 else None)  # one epoch: a dot, not a line
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(labels.get(key, key))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_activations(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0),
+                     points: int = 401, ylim: tuple[float, float] | None = None):
+    """Each activation function (left) and its derivative (right), by autograd.
+
+    ``functions`` maps a label to an elementwise torch function, e.g. ``{"ReLU": torch.relu}``.
+    The right panel is the point: where a derivative is near zero, so is the gradient that
+    flows back through that neuron, and its weights barely learn. ``ylim`` crops the left
+    panel, so that an unbounded function (ReLU) does not flatten the bounded ones.
+    """
+    if not functions or not all(callable(f) for f in functions.values()):
+        raise ValueError("functions must be a non-empty dict of label -> elementwise torch "
+                         "function, e.g. {'ReLU': torch.relu}")
+    low, high = x_range
+    if not low < high:
+        raise ValueError(f"x_range must be (low, high) with low < high, got {x_range!r}")
+    x = torch.linspace(low, high, points, requires_grad=True)
+    fig, (ax_f, ax_d) = plt.subplots(1, 2, figsize=(7, 2.8))
+    for label, f in functions.items():
+        y = f(x)
+        if y.shape != x.shape:
+            raise ValueError(f"{label!r} changed the shape {tuple(x.shape)} -> "
+                             f"{tuple(y.shape)}; activations act elementwise")
+        (slope,) = torch.autograd.grad(y.sum(), x)  # sum: each y_i depends on x_i alone
+        ax_f.plot(x.detach().numpy(), y.detach().numpy(), label=label)
+        ax_d.plot(x.detach().numpy(), slope.numpy(), label=label)
+    for ax, title in ((ax_f, "activation φ(z)"), (ax_d, "derivative φ′(z)")):
+        ax.axhline(0, color="0.6", lw=0.8)
+        ax.axvline(0, color="0.6", lw=0.8)
+        ax.set_xlabel("z")
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+    if ylim is not None:
+        ax_f.set_ylim(*ylim)
+    ax_f.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", log: bool = False,
+                     title: str | None = None):
+    """One line per run, ``{label: values}``: losses per step, where ``plot_history`` is per epoch.
+
+    ``log=True`` puts the y axis on a log scale, where "falls to about zero" and "stalls at
+    0.6" look as different as they are.
+    """
+    if not curves:
+        raise ValueError("nothing to plot: curves is empty")
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for label, values in curves.items():
+        ax.plot(range(len(values)), values, label=label)
+    if log:
+        ax.set_yscale("log")
+    return finish_line_plot(fig, ax, xlabel, ylabel, title)
+
+
+def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9):
+    """A learning-rate range test: the loss of each batch (faint) and its moving average (line)
+    against the rate, on a log axis; a dashed line marks ``suggestion`` if given."""
+    if len(lrs) != len(losses) or not lrs:
+        raise ValueError(f"need equally long, non-empty lists, got {len(lrs)} rates and "
+                         f"{len(losses)} losses")
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    ax.plot(lrs, losses, color="0.7", lw=0.8, label="loss of each batch")
+    ax.plot(lrs, smooth(losses, beta), color="tab:blue", label="moving average")
+    if suggestion is not None:
+        ax.axvline(suggestion, color="tab:red", ls="--", lw=1,
+                   label=f"suggested rate {suggestion:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    finite = [v for v in losses if math.isfinite(v)]
+    if finite:  # the last, diverging batch would flatten the rest of the curve
+        ax.set_ylim(min(finite) * 0.9, min(max(finite), 1.5 * finite[0]) * 1.05)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_counts(counts: dict, title: str | None = None):
+    """Images per class as bars, numbers on top: imbalance at a glance.
+
+    ``counts`` is ``{class: n}`` or, to compare splits side by side, ``{split: {class: n}}``.
+    """
+    if counts and not isinstance(next(iter(counts.values())), dict):
+        counts = {"": counts}
+    classes = list(dict.fromkeys(c for split in counts.values() for c in split))
+    if not classes:
+        raise ValueError("no classes to plot: counts is empty")
+    width = 0.8 / len(counts)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(classes) + 1.5), 3.0))
+    for i, (split, split_counts) in enumerate(counts.items()):
+        x = np.arange(len(classes)) + (i - (len(counts) - 1) / 2) * width
+        values = [split_counts.get(c, 0) for c in classes]
+        bars = ax.bar(x, values, width, label=split or None)
+        ax.bar_label(bars, [f"{v:,}" for v in values], fontsize=7, padding=1)
+    ax.set_xticks(range(len(classes)), classes, fontsize=8)
+    ax.set_ylabel("images")
+    ax.margins(y=0.15)
+    ax.grid(axis="y", alpha=0.3)
+    if len(counts) > 1:
+        ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_receptive_fields(tables: dict, title: str | None = None):
+    """Receptive field against depth, one line per stack of layers.
+
+    ``tables`` maps a label to the rows of :func:`cnnlib.arithmetic.receptive_field`; the last
+    value of each line is written at its end.
+    """
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for label, rows in tables.items():
+        depth = list(range(len(rows) + 1))
+        fields = [1] + [row["r"] for row in rows]
+        ax.plot(depth, fields, "o-", label=label, markersize=4)
+        ax.annotate(str(fields[-1]), (depth[-1], fields[-1]), textcoords="offset points",
+                    xytext=(5, 0), va="center", fontsize=8)
+    return finish_line_plot(fig, ax, "layers from the input", "receptive field (pixels)", title)
+
+
+def plot_time_to_accuracy(results, labels=None, target: float | None = None,
+                          seconds: float | None = None, title: str | None = None,
+                          min_accuracy: float = 80.0):
+    """Test accuracy against wall time since the first training step, one line per recorded
+    recipe run (``cnnlib.recipes``), with the target accuracy and time budget as dashed lines:
+    a run meets the goal where its line enters the upper-left corner. The axis starts at
+    ``min_accuracy`` percent, where the runs are told apart. ``labels`` name the runs in the
+    legend, one per run (``cnnlib.recipes.run_label`` names what each changed); by default
+    "run 1", "run 2"..."""
+    labels = [f"run {i}" for i in range(1, len(results) + 1)] if labels is None else labels
+    if len(labels) != len(results):
+        raise ValueError(f"one label per run: got {len(labels)} labels for {len(results)} runs")
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    for r, label in zip(results, labels):
+        elapsed = np.cumsum([row["seconds"] + row.get("test_seconds", 0) for row in r["history"]])
+        acc = [100 * row["test_acc"] for row in r["history"]]
+        ax.plot(elapsed, acc, marker=".", markersize=3, linewidth=1, label=label)
+    if target is not None:
+        ax.axhline(100 * target, color="0.3", linestyle="--", linewidth=0.8)
+    if seconds is not None:
+        ax.axvline(seconds, color="0.3", linestyle="--", linewidth=0.8)
+    top = max(100 * row["test_acc"] for r in results for row in r["history"])
+    ax.set_ylim(min_accuracy, max(top, 100 * (target or 0)) + 0.5)
+    ax.set_xlabel("seconds since the first training step")
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
+              frameon=False)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
