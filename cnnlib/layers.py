@@ -1,8 +1,9 @@
 """Layers the book writes from scratch, because writing them is the lesson.
 
 ``LocalResponseNorm`` is AlexNet's normalisation, exactly as the paper prints it; ``Dropout`` is
-inverted dropout. Both match a PyTorch module (tests/test_layers.py checks how), so a chapter can
-build one by hand and then swap in the library version with confidence.
+inverted dropout; ``BatchNorm2d`` is batch normalization with its running statistics. Each
+matches a PyTorch module (tests/test_layers.py checks how), so a chapter can build one by hand
+and then swap in the library version with confidence.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ class LocalResponseNorm(nn.Module):
     Beware the two look-alikes: PyTorch's ``nn.LocalResponseNorm`` divides alpha by n (it
     averages the squares), so this layer equals ``nn.LocalResponseNorm(size, alpha * size, beta,
     k)``; and a popular Chinese implementation also averages over the window and hard-codes k=1
-    where the paper uses k=2. Both shift the normalisation by orders of magnitude.
+    where the paper uses k=2. Both normalise more weakly or more strongly than the paper's layer
+    (chapter 4 measures by how much on real activations).
 
     ``across_channels=False`` is the within-channel form (Caffe's WITHIN_CHANNEL): the sum runs
     over a ``size x size`` spatial neighbourhood of the same channel, zero-padded at the border.
@@ -104,3 +106,63 @@ class Dropout(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p:g}"
+
+
+class BatchNorm2d(nn.Module):
+    """Batch normalization (Ioffe and Szegedy 2015) for ``N x C x H x W`` activations.
+
+    In training mode each channel is normalised with the mean and variance of the current batch,
+    taken over the batch and both spatial dimensions (``N * H * W`` values per channel), then
+    scaled and shifted by the learned ``weight`` (gamma) and ``bias`` (beta)::
+
+        y = weight * (x - mean) / sqrt(var + eps) + bias
+
+    The variance is the biased one (divided by ``n``). The same step updates the running
+    estimates that evaluation mode uses instead of the batch's: ``running = (1 - momentum) *
+    running + momentum * batch``, where the batch variance is the unbiased one (divided by
+    ``n - 1``), as PyTorch does. Parameter and buffer names are ``nn.BatchNorm2d``'s, so the two
+    load each other's state_dicts.
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) \
+                or num_features < 1:
+            raise ValueError(f"num_features is the number of channels, a positive int; got "
+                             f"{num_features!r}")
+        self.num_features = num_features
+        self.eps = _check_number("eps", eps, minimum=0)
+        self.momentum = _check_number("momentum", momentum, minimum=0)
+        self.weight = nn.Parameter(torch.ones(num_features))
+        self.bias = nn.Parameter(torch.zeros(num_features))
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.num_features:
+            raise ValueError(f"BatchNorm2d({self.num_features}) expects N x {self.num_features} "
+                             f"x H x W activations, got shape {tuple(x.shape)}")
+        if self.training:
+            n = x.numel() // self.num_features  # values per channel
+            if n < 2:
+                raise ValueError(
+                    f"BatchNorm2d in training mode needs more than one value per channel to "
+                    f"compute a variance; this batch has {n} (shape {tuple(x.shape)}). Train "
+                    "with batches of more than one image, or call model.eval() to use the "
+                    "running statistics")
+            mean = x.mean(dim=(0, 2, 3))
+            var = x.var(dim=(0, 2, 3), unbiased=False)
+            with torch.no_grad():
+                unbiased = var * n / (n - 1)
+                self.running_mean.mul_(1 - self.momentum).add_(self.momentum * mean)
+                self.running_var.mul_(1 - self.momentum).add_(self.momentum * unbiased)
+                self.num_batches_tracked += 1
+        else:
+            mean, var = self.running_mean, self.running_var
+        shape = (1, -1, 1, 1)
+        x_hat = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        return self.weight.view(shape) * x_hat + self.bias.view(shape)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps:g}, momentum={self.momentum:g}"

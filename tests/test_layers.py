@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlib.layers import Dropout, LocalResponseNorm
+from cnnlib.layers import BatchNorm2d, Dropout, LocalResponseNorm
 
 # ----------------------------------------------------------------------------- LocalResponseNorm
 
@@ -146,3 +146,73 @@ def test_lrn_gradients(across_channels):
     x = torch.randn(1, 4, 3, 3, dtype=torch.double, requires_grad=True)
     layer = LocalResponseNorm(3, 0.1, 0.75, 2.0, across_channels=across_channels)
     assert torch.autograd.gradcheck(layer, (x,))
+
+
+# --- BatchNorm2d, written out, against nn.BatchNorm2d -----------------------------------------
+
+
+
+
+def _pair_of_batchnorms(channels=3):
+    ours, theirs = BatchNorm2d(channels), nn.BatchNorm2d(channels)
+    with torch.no_grad():
+        for bn in (ours, theirs):
+            bn.weight.copy_(torch.tensor([1.5, 0.5, 2.0][:channels]))
+            bn.bias.copy_(torch.tensor([0.1, -0.2, 0.3][:channels]))
+    return ours, theirs
+
+
+def test_batchnorm_training_mode_matches_pytorch_outputs_gradients_and_running_stats():
+    torch.manual_seed(0)
+    ours, theirs = _pair_of_batchnorms()
+    for step in range(5):
+        x = torch.randn(8, 3, 5, 5) * (step + 1) + step
+        a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+        out_ours, out_theirs = ours(a), theirs(b)
+        torch.testing.assert_close(out_ours, out_theirs, rtol=1e-5, atol=1e-5)
+        (out_ours * torch.arange(3).view(1, 3, 1, 1)).sum().backward()
+        (out_theirs * torch.arange(3).view(1, 3, 1, 1)).sum().backward()
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(ours.weight.grad, theirs.weight.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(ours.bias.grad, theirs.bias.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(ours.running_mean, theirs.running_mean)
+    torch.testing.assert_close(ours.running_var, theirs.running_var)
+    assert ours.num_batches_tracked == theirs.num_batches_tracked == 5
+
+
+def test_batchnorm_evaluation_mode_uses_the_running_statistics_like_pytorch():
+    torch.manual_seed(1)
+    ours, theirs = _pair_of_batchnorms()
+    batch = torch.randn(16, 3, 4, 4) * 3 + 2
+    for bn in (ours, theirs):
+        bn(batch)
+        bn.eval()
+    x = torch.randn(2, 3, 4, 4)
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-5, atol=1e-5)
+    single = torch.randn(1, 3, 4, 4)  # evaluation does not depend on the rest of the batch
+    torch.testing.assert_close(ours(single), ours(torch.cat([single, x]))[:1])
+
+
+def test_batchnorm_state_dicts_load_both_ways():
+    ours, theirs = _pair_of_batchnorms()
+    theirs(torch.randn(4, 3, 2, 2))
+    ours.load_state_dict(theirs.state_dict())
+    theirs.load_state_dict(ours.state_dict())
+    assert set(ours.state_dict()) == set(theirs.state_dict())
+
+
+def test_batchnorm_training_on_one_value_per_channel_is_a_clear_error():
+    bn = BatchNorm2d(3)
+    with pytest.raises(ValueError, match=r"more than one value per channel.*model\.eval\(\)"):
+        bn(torch.randn(1, 3, 1, 1))
+    with pytest.raises(ValueError):  # PyTorch refuses the same batch
+        nn.BatchNorm2d(3)(torch.randn(1, 3, 1, 1))
+    bn(torch.randn(1, 3, 2, 2))  # one image, but four values per channel: allowed
+    bn.eval()
+    assert bn(torch.randn(1, 3, 1, 1)).shape == (1, 3, 1, 1)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True])
+def test_batchnorm_needs_a_channel_count(bad):
+    with pytest.raises(ValueError, match="num_features"):
+        BatchNorm2d(bad)

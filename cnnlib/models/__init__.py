@@ -14,11 +14,14 @@ from .lenet import LeNet5, lenet5
 from .mlp import MLP, mlp
 from .resnet import ResNet
 from .small_cnn import SmallCNN, small_cnn
+from .vgg import CONFIGS as VGG_CONFIGS
+from .vgg import VGG, VGGCifar, vgg, vgg11, vgg11_cifar, vgg13, vgg16, vgg16_cifar, vgg19
 from . import resnet  # noqa: F401  (the module too: cnnlib.models.resnet.BasicBlock...)
 
 __all__ = [
     "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5",
-    "MLP", "ResNet", "SmallCNN", "alexnet_cifar", "alexnet_half", "alexnet_paper",
+    "MLP", "ResNet", "SmallCNN", "VGG", "VGGCifar", "VGG_CONFIGS", "alexnet_cifar", "alexnet_half", "alexnet_paper",
     "alexnet_torchvision", "build_model", "check_input", "get_model", "lenet5", "list_models",
-    "mlp", "register", "small_cnn",
+    "mlp", "register", "small_cnn", "vgg", "vgg11", "vgg11_cifar", "vgg13", "vgg16",
+    "vgg16_cifar", "vgg19",
 ]
