@@ -17,7 +17,8 @@ Every module has one job; CONTRIBUTING.md has the map of which may import which.
 - arithmetic: shapes, parameter and multiply-add counts; summary: layer tables
 - plots: every figure; diagnose: checks for a run that does not learn
 - folders: your own image folder, from a messy download to a trained model
-- drills: the whiteboard checker; colab: how answer cells behave in Colab
+- drills: the whiteboard checker; colab: how answer cells behave in Colab; notebook: numbers
+  glued into a page's prose
 - callbacks: what ``fit`` calls after each epoch (``StopTraining``, ``BestCheckpoint``)
 - bench, recipes: measured speed (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``);
   results: the machine, its peak FLOP/s and the result files; reports: the tables of those runs
@@ -29,6 +30,7 @@ from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, l
 from .fast import FastSettings
 from .history import History, epochs_to_reach
 from .loader import TensorLoader
+from .notebook import glue
 from .optim import one_cycle
 from .settings import (RunSettings, banner, model_device, pick_device, pick_mode, seed_everything,
                        setup)
@@ -37,7 +39,7 @@ from .tables import format_table
 from .train import StopTraining, evaluate, fit, predict, predict_probs
 # Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
 from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratch, data,  # noqa: E402
-               diagnose, drills, fast, folders, history, layers, loader, models, optim, plots,
+               diagnose, drills, fast, folders, history, layers, loader, models, notebook, optim, plots,
                recipes, reports, results, settings, summary, tables, train)
 
 __all__ = [
@@ -45,6 +47,6 @@ __all__ = [
     "CheckpointError", "checkpoint_path", "load_checkpoint", "save_checkpoint",
     "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings",
     "StopTraining", "TensorLoader", "banner", "channel_stats", "data_root", "epochs_to_reach",
-    "evaluate", "fit", "format_table", "load_data", "load_tensors", "model_device", "one_cycle",
+    "evaluate", "fit", "format_table", "glue", "load_data", "load_tensors", "model_device", "one_cycle",
     "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "summary",
 ]
