@@ -28,7 +28,7 @@ from ._version import __version__
 from .checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
 from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
 from .fast import FastSettings
-from .history import History, epochs_to_reach
+from .history import History, epochs_to_reach, spread
 from .loader import TensorLoader
 from .notebook import glue
 from .optim import one_cycle
@@ -48,5 +48,6 @@ __all__ = [
     "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings",
     "StopTraining", "TensorLoader", "banner", "channel_stats", "data_root", "epochs_to_reach",
     "evaluate", "fit", "format_table", "glue", "load_data", "load_tensors", "model_device", "one_cycle",
-    "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "summary",
+    "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "spread",
+    "summary",
 ]

@@ -61,3 +61,26 @@ def epochs_to_reach(history: History, key: str, threshold: float, below: bool = 
         if (row[key] <= threshold) if below else (row[key] >= threshold):
             return row["epoch"]
     return None
+
+
+def spread(values, fmt: str = "{:.1f}") -> str:
+    """Repeated measurements as the book reports them: ``mean ± sd (min to max, n runs)``.
+
+    ``None`` values (a threshold never reached) are counted, not averaged: "2 of 3 runs never".
+    The sd is the sample standard deviation (n - 1); one run gives just its value.
+    """
+    values = list(values)
+    if not values:
+        raise ValueError("spread() needs at least one value")
+    reached = [float(v) for v in values if v is not None]
+    never = len(values) - len(reached)
+    if not reached:
+        return f"never ({len(values)} of {len(values)} runs)"
+    if len(reached) == 1:
+        text = fmt.format(reached[0])
+    else:
+        mean = sum(reached) / len(reached)
+        sd = (sum((v - mean) ** 2 for v in reached) / (len(reached) - 1)) ** 0.5
+        text = (f"{fmt.format(mean)} ± {fmt.format(sd)} ({fmt.format(min(reached))} to "
+                f"{fmt.format(max(reached))}, {len(reached)} runs)")
+    return text + (f"; never in {never} of {len(values)} runs" if never else "")

@@ -187,3 +187,17 @@ def test_draw_blocks_labels_every_layer_and_the_shortcut():
         t for t in texts[2] if "conv" in t]
     with pytest.raises(ValueError, match="kinds must be among"):
         plots.draw_blocks(["resnext"])
+
+
+def test_plot_runs_draws_every_run_and_one_mean_per_group():
+    from cnnlib import plots
+
+    def h(values):
+        return History([{"epoch": i + 1, "test_acc": v} for i, v in enumerate(values)])
+
+    fig = plots.plot_runs({"a": [h([0.1, 0.2]), h([0.3, 0.4])], "b": [h([0.5, 0.6])]})
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 2 + 1 + 1 + 1  # three runs, two means
+    assert list(lines[2].get_ydata()) == pytest.approx([20.0, 30.0])  # mean of a, in percent
+    with pytest.raises(ValueError):
+        plots.plot_runs({"a": []})

@@ -236,3 +236,15 @@ def test_predict_probs_refuses_mc_dropout_without_dropout():
         predict_probs(torch.nn.Linear(2, 2), [(torch.zeros(1, 2), torch.zeros(1))], dropout=True)
     with pytest.raises(ValueError, match="passes must be a positive int"):
         predict_probs(torch.nn.Linear(2, 2), [], passes=0)
+
+
+def test_spread_reports_mean_sd_range_and_runs_that_never_reached():
+    from cnnlib.history import spread
+
+    assert spread([1, 2, 3]) == "2.0 ± 1.0 (1.0 to 3.0, 3 runs)"
+    assert spread([0.8, 0.82], "{:.1%}") == "81.0% ± 1.4% (80.0% to 82.0%, 2 runs)"
+    assert spread([5]) == "5.0"
+    assert spread([4, None, 6]) == "5.0 ± 1.4 (4.0 to 6.0, 2 runs); never in 1 of 3 runs"
+    assert spread([None, None]) == "never (2 of 2 runs)"
+    with pytest.raises(ValueError):
+        spread([])

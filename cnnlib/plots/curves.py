@@ -53,6 +53,30 @@ def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
     return fig
 
 
+def plot_runs(groups: dict, key: str = "acc", split: str = "test", title: str | None = None,
+              ylabel: str | None = None):
+    """Repeated runs, each drawn thin, with their mean drawn bold: the spread shows at a glance.
+
+    ``groups`` maps a label to a list of histories (one per seed) with the same epochs; ``key``
+    and ``split`` as in :func:`plot_history` ("err" plots the error rate).
+    """
+    if not groups or any(not runs for runs in groups.values()):
+        raise ValueError("plot_runs needs {label: [History, ...]} with at least one run each")
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, runs) in enumerate(groups.items()):
+        color = colors[i % len(colors)]
+        curves = [(h["epoch"], _curve(h, split, key)) for h in runs]
+        for epochs, values in curves:
+            ax.plot(epochs, values, color=color, alpha=0.35, lw=1)
+        length = min(len(values) for _, values in curves)
+        mean = np.mean([values[:length] for _, values in curves], axis=0)
+        ax.plot(curves[0][0][:length], mean, color=color, lw=2.2,
+                label=f"{label} (mean of {len(runs)})", marker="o" if length == 1 else None)
+    names = {"acc": "accuracy (%)", "err": "error (%)"}
+    return finish_line_plot(fig, ax, "epoch", ylabel or f"{split} {names.get(key, key)}", title)
+
+
 def plot_activations(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0),
                      points: int = 401, ylim: tuple[float, float] | None = None):
     """Each activation function (left) and its derivative (right), by autograd.
