@@ -63,8 +63,9 @@ def epochs_to_reach(history: History, key: str, threshold: float, below: bool = 
     return None
 
 
-def spread(values, fmt: str = "{:.1f}") -> str:
-    """Repeated measurements as the book reports them: ``mean ± sd (min to max, n runs)``.
+def spread(values, fmt: str = "{:.1f}", short: bool = False) -> str:
+    """Repeated measurements as the book reports them: ``mean ± sd (min to max, n runs)``;
+    ``short=True`` gives ``mean ± sd`` alone, for tables.
 
     ``None`` values (a threshold never reached) are counted, not averaged: "2 of 3 runs never".
     The sd is the sample standard deviation (n - 1); one run gives just its value.
@@ -81,6 +82,11 @@ def spread(values, fmt: str = "{:.1f}") -> str:
     else:
         mean = sum(reached) / len(reached)
         sd = (sum((v - mean) ** 2 for v in reached) / (len(reached) - 1)) ** 0.5
-        text = (f"{fmt.format(mean)} ± {fmt.format(sd)} ({fmt.format(min(reached))} to "
-                f"{fmt.format(max(reached))}, {len(reached)} runs)")
-    return text + (f"; never in {never} of {len(values)} runs" if never else "")
+        text = f"{fmt.format(mean)} ± {fmt.format(sd)}"
+        if not short:
+            text += (f" ({fmt.format(min(reached))} to {fmt.format(max(reached))}, "
+                     f"{len(reached)} runs)")
+    if never:
+        text += f" ({never} of {len(values)} never)" if short else \
+            f"; never in {never} of {len(values)} runs"
+    return text

@@ -162,7 +162,7 @@ def test_shared_images_finds_exact_copies_only(digits):
 
 
 def test_find_duplicates_is_the_old_name_of_shared_images():
-    """Chapter 8's recorded outputs print the old name; cnnlib.folders has its own, other one."""
+    """Chapter 10's recorded outputs print the old name; cnnlib.folders has its own, other one."""
     assert diagnose.find_duplicates is diagnose.shared_images
     assert folders.find_duplicates is not diagnose.shared_images
 

@@ -4,7 +4,7 @@ The chapters used to write SGD + OneCycleLR out by hand. Their committed full-mo
 from runs made with that code, so one_cycle must compute exactly the same thing: the same
 parameter groups and hyper-parameters, and the same learning rate and momentum at every step.
 Each case below is a chapter cell's old code, with the number of steps of its full run (batches
-of 128 over 60,000 or 50,000 images; 512 for ResNet-18 on a GPU; chapter 7's folder is small).
+of 128 over 60,000 or 50,000 images; 512 for ResNet-18 on a GPU; chapter 9's folder is small).
 The two agree whenever the warm-up is two steps or more, which every full run's is; only a
 quick run that short gets ``warmup_fraction``'s two steps instead of OneCycleLR's division by
 zero.
@@ -19,7 +19,7 @@ from torch import nn
 from cnnlib.optim import one_cycle, warmup_fraction
 
 
-def old_lenet(model, steps, epochs):  # chapters 3 (MNIST, Fashion-MNIST, CIFAR-10) and 7
+def old_lenet(model, steps, epochs):  # chapters 3 (MNIST, Fashion-MNIST, CIFAR-10) and 9
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
     return optimizer, torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=0.05, total_steps=epochs * steps)
@@ -32,7 +32,7 @@ def old_alexnet(model, steps, epochs):  # chapter 4, the CIFAR-10 AlexNet
         optimizer, max_lr=0.03, epochs=epochs, steps_per_epoch=steps, pct_start=0.1)
 
 
-def old_resnet(model, steps, epochs):  # chapter 6, ResNet-20 and ResNet-18
+def old_resnet(model, steps, epochs):  # chapter 8, ResNet-20 and ResNet-18
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True,
                                 weight_decay=5e-4)
     return optimizer, torch.optim.lr_scheduler.OneCycleLR(
@@ -44,9 +44,9 @@ CASES = {  # name: (old code, new call's keywords, steps per epoch, epochs) of t
     "03 Fashion-MNIST": (old_lenet, {"max_lr": 0.05}, 469, 12),
     "03 CIFAR-10": (old_lenet, {"max_lr": 0.05}, 391, 15),
     "04 AlexNet": (old_alexnet, {"max_lr": 0.03, "nesterov": True, "pct_start": 0.1}, 391, 24),
-    "06 ResNet-20": (old_resnet, {"max_lr": 0.2, "nesterov": True, "pct_start": 0.25}, 391, 16),
-    "06 ResNet-18": (old_resnet, {"max_lr": 0.2, "nesterov": True, "pct_start": 0.25}, 98, 30),
-    "07 own data": (old_lenet, {"max_lr": 0.05}, 22, 20),
+    "08 ResNet-20": (old_resnet, {"max_lr": 0.2, "nesterov": True, "pct_start": 0.25}, 391, 16),
+    "08 ResNet-18": (old_resnet, {"max_lr": 0.2, "nesterov": True, "pct_start": 0.25}, 98, 30),
+    "09 own data": (old_lenet, {"max_lr": 0.05}, 22, 20),
 }
 
 

@@ -246,5 +246,7 @@ def test_spread_reports_mean_sd_range_and_runs_that_never_reached():
     assert spread([5]) == "5.0"
     assert spread([4, None, 6]) == "5.0 ± 1.4 (4.0 to 6.0, 2 runs); never in 1 of 3 runs"
     assert spread([None, None]) == "never (2 of 2 runs)"
+    assert spread([0.8, 0.82], "{:.1%}", short=True) == "81.0% ± 1.4%"
+    assert spread([4, None, 6], short=True) == "5.0 ± 1.4 (1 of 3 never)"
     with pytest.raises(ValueError):
         spread([])
