@@ -1,7 +1,8 @@
 """Numbers from a run, glued into the page's prose, so that prose and output cannot drift.
 
-A code cell calls ``glue("acc", f"{acc:.2%}")``; the markdown names it with myst-nb's ``glue``
-role (the role, then the name in backquotes). The book's build writes the value that this run
+A code cell calls ``glue("acc", f"{acc:.2%}")``; the markdown names it with myst-nb's
+``glue:text`` role (the role, then the name in backquotes), which shows a glued string without
+its quotes. The book's build writes the value that this run
 computed into the sentence. The value is glued as given, so format it as the sentence reads it.
 
 myst-nb does the gluing; it comes with the book's build tools, not with ``cnnlib``. Where it is

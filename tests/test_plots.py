@@ -201,3 +201,13 @@ def test_plot_runs_draws_every_run_and_one_mean_per_group():
     assert list(lines[2].get_ydata()) == pytest.approx([20.0, 30.0])  # mean of a, in percent
     with pytest.raises(ValueError):
         plots.plot_runs({"a": []})
+
+
+def test_plot_value_histograms_draws_one_panel_per_tensor_with_marks():
+    from cnnlib import plots
+
+    fig = plots.plot_value_histograms({"before": torch.randn(200), "after": torch.rand(3, 4)})
+    assert [ax.get_title() for ax in fig.axes] == ["before", "after"]
+    assert len(fig.axes[0].get_lines()) == 2  # the dashed lines at 0 and 1
+    with pytest.raises(ValueError):
+        plots.plot_value_histograms({})

@@ -100,6 +100,12 @@ _LENET_LABELS = ("C1", "S2", "C3", "S4", "C5", "F6", "output")
 _GPU_SPLIT = ("conv2, conv4 and conv5 see only the maps on their own GPU: groups=2; conv3 and "
               "the fully connected layers see both")
 _LRN = "LRN comes after the ReLU and before the max-pool, in conv1 and conv2 only"
+_VGG16_LABELS = ("conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2", "conv3_1",
+                 "conv3_2", "conv3_3", "pool3", "conv4_1", "conv4_2", "conv4_3", "pool4", "conv5_1",
+                 "conv5_2", "conv5_3", "pool5", "fc6", "fc7", "fc8")
+_VGG_CONV = ("every convolution is 3×3 with stride 1 and padding 1, so it keeps the size; only "
+             "the five 2×2 max-pools (stride 2) halve it")
+_VGG_WIDTHS = "the widths are 64, 128, 256, 512, 512: they double after each pool, up to 512"
 _STRIDE = ("torchvision (\"ResNet v1.5\") puts the stride on the 3×3 conv2; the paper put it on "
            "the first 1×1, which skips three quarters of the pixels before any 3×3 sees them")
 
@@ -124,6 +130,14 @@ for _reference in (
     Reference("alexnet_cifar", "AlexNet for CIFAR-10 (32×32)", _registered("alexnet_cifar"),
               (3, 32, 32), ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5",
                             "pool3", "fc1", "fc2", "fc3")),
+    Reference("vgg16", "VGG-16 (configuration D, 224×224)", _registered("vgg16"), (3, 224, 224),
+              _VGG16_LABELS,
+              hints=(*((label, "", _VGG_CONV) for label in _VGG16_LABELS if "conv" in label
+                       and label.endswith("_1")),
+                     *((label, "channels", _VGG_WIDTHS) for label in _VGG16_LABELS
+                       if "conv" in label),
+                     ("fc6", "", "fc6 sees the last pool's 512×7×7 = 25,088 values: "
+                                 "224 / 2⁵ = 7"))),
     Reference("basic_block", "ResNet basic block (64 → 64, identity shortcut)",
               _block("basic", 64, 64), (64, 56, 56)),
     Reference("basic_block_down", "ResNet basic block (64 → 128, stride 2, projection shortcut)",

@@ -17,12 +17,12 @@ from .confusion import confusion_matrix, most_confused, plot_confusion_matrix
 from .convolution import plot_conv_sliding, plot_lrn_effect
 from .curves import (plot_activations, plot_class_counts, plot_history, plot_loss_curves,
                      plot_lr_range_test, plot_receptive_fields, plot_runs,
-                     plot_time_to_accuracy)
+                     plot_time_to_accuracy, plot_value_histograms)
 from .images import (feature_maps, show_feature_maps, show_images, show_kernel_responses,
                      show_kernels, show_misclassified, show_prediction)
 
 __all__ = ["BLOCKS", "confusion_matrix", "draw_blocks", "feature_maps", "most_confused",
            "plot_activations", "plot_class_counts", "plot_confusion_matrix", "plot_conv_sliding",
            "plot_history", "plot_loss_curves", "plot_lr_range_test", "plot_lrn_effect",
-           "plot_receptive_fields", "plot_runs", "plot_time_to_accuracy", "show_feature_maps", "show_images",
+           "plot_receptive_fields", "plot_runs", "plot_time_to_accuracy", "plot_value_histograms", "show_feature_maps", "show_images",
            "show_kernel_responses", "show_kernels", "show_misclassified", "show_prediction"]

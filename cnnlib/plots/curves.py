@@ -77,6 +77,28 @@ def plot_runs(groups: dict, key: str = "acc", split: str = "test", title: str | 
     return finish_line_plot(fig, ax, "epoch", ylabel or f"{split} {names.get(key, key)}", title)
 
 
+def plot_value_histograms(values: dict, bins: int = 60, title: str | None = None,
+                          mark=(0.0, 1.0)):
+    """Histograms of tensors' values side by side (all of each tensor, flattened), with dashed
+    lines at ``mark`` (default 0 and 1) to read ranges against: what a layer does to numbers."""
+    if not values:
+        raise ValueError("plot_value_histograms needs {label: tensor}")
+    fig, axes = plt.subplots(1, len(values), figsize=(3.2 * len(values), 2.8), squeeze=False)
+    for ax, (label, tensor) in zip(axes.flat, values.items()):
+        data = torch.as_tensor(tensor).detach().float().flatten().cpu().numpy()
+        ax.hist(data, bins=bins, color="tab:blue", alpha=0.8)
+        for x in mark or ():
+            ax.axvline(x, color="0.3", ls="--", lw=0.8)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("value")
+        ax.grid(alpha=0.3)
+    axes.flat[0].set_ylabel("count")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_activations(functions: dict, x_range: tuple[float, float] = (-6.0, 6.0),
                      points: int = 401, ylim: tuple[float, float] | None = None):
     """Each activation function (left) and its derivative (right), by autograd.
