@@ -25,7 +25,8 @@ Every module has one job; CONTRIBUTING.md has the map of which may import which.
 """
 
 from ._version import __version__
-from .checkpoint import CheckpointError, checkpoint_path, load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, CheckpointSaveError, checkpoint_path, load_checkpoint,
+                         save_checkpoint)
 from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
 from .fast import FastSettings
 from .history import History, epochs_to_reach, spread
@@ -44,7 +45,8 @@ from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratc
 
 __all__ = [
     "__version__",
-    "CheckpointError", "checkpoint_path", "load_checkpoint", "save_checkpoint",
+    "CheckpointError", "CheckpointSaveError", "checkpoint_path", "load_checkpoint",
+    "save_checkpoint",
     "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings",
     "StopTraining", "TensorLoader", "banner", "channel_stats", "data_root", "epochs_to_reach",
     "evaluate", "fit", "format_table", "glue", "load_data", "load_tensors", "model_device", "one_cycle",

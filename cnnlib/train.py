@@ -16,14 +16,15 @@ import math
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from ._run import (Run, attach_history, check_fit_arguments, check_loaders, check_optimizer,
+                   check_trainable)
 from .callbacks import StopTraining
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import check_destination, check_path
 from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
                    restore_backend_flags, set_backend_flags, settings_for, to_device)
 from .history import History, epochs_to_reach  # noqa: F401  (epochs_to_reach: chapters' import)
@@ -86,6 +87,8 @@ def predict(model: torch.nn.Module, loader) -> tuple[torch.Tensor, torch.Tensor]
     for logits, y in eval_outputs(model, loader):
         preds.append(logits.argmax(1).cpu())
         labels.append(y.cpu())
+    if not preds:
+        raise ValueError("predict() got a loader with no batches: check the dataset and its size")
     return torch.cat(preds), torch.cat(labels)
 
 
@@ -115,6 +118,9 @@ def predict_probs(model: torch.nn.Module, loader, passes: int = 1,
         runs, labels = [], []
         for i in range(passes):
             outputs = list(eval_outputs(model, loader))
+            if not outputs:
+                raise ValueError("predict_probs() got a loader with no batches: check the "
+                                 "dataset and its size")
             runs.append(torch.cat([logits.float().softmax(1).cpu() for logits, _ in outputs]))
             if i == 0:
                 labels = [y.cpu() for _, y in outputs]
@@ -137,65 +143,97 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     Without an ``optimizer``, SGD with momentum 0.9 at ``lr`` (:func:`cnnlib.optim.one_cycle`
     builds the book's usual one). A ``scheduler`` steps once per epoch, or once per batch with
     ``scheduler_per_batch=True`` (one-cycle). Progress bars show unless ``progress=False`` or
-    the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds do).
+    the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds do). ``epochs=0`` trains
+    nothing and returns an empty history.
+
+    Everything that can be checked before training is: the arguments, empty loaders, a model
+    without trainable parameters, an optimiser built for another model, and, when there are
+    epochs left to train, whether a checkpoint can be written at ``checkpoint``
+    (:func:`cnnlib.checkpoint.check_destination`), so that no mistake shows up only after a
+    whole epoch.
 
     After every epoch, in this order: the epoch's row is added to the history, the model,
     optimiser, scheduler, history and random states are saved to ``checkpoint`` (if given; an
     atomic write, see :mod:`cnnlib.checkpoint`), then each callback is called as
     ``callback(epoch, history)``. With ``resume=True`` and that file present, training continues
-    after the saved epoch up to ``epochs`` and the returned history holds every epoch; on the CPU
-    the result equals an uninterrupted run's bit for bit. Without the file it starts afresh, so
-    the same call works for the first run and every re-run.
+    after the saved epoch up to ``epochs`` (the file's weights, optimiser and scheduler state
+    replace the ones given, whatever they held) and the returned history holds every epoch; on
+    the CPU the result equals an uninterrupted run's bit for bit. The optimiser and scheduler
+    must be of the types the file was saved with. Without the file it starts from the model as
+    given, so the same call works for the first run and every re-run, except with a model that
+    an earlier ``fit`` with this ``checkpoint`` already changed without leaving the file: that
+    is refused, because it would silently continue from part-trained weights.
 
     ``fast`` holds the speed switches (:class:`cnnlib.fast.FastSettings`; default: on for CUDA,
     off elsewhere). A callback that raises :class:`StopTraining` ends training after its epoch
     (a time-to-accuracy run stops at its target that way).
 
-    Ctrl-C (``KeyboardInterrupt``) stops training and returns the completed epochs instead of
-    raising; one printed line says where it stopped and where the last checkpoint is. A loss
-    that is not finite raises ``FloatingPointError`` before its step is taken: the check runs
-    every step on the CPU, every 50 steps on a GPU (each check waits for the GPU, so checking
-    every step would slow training). The checkpoint is then still the last good epoch.
+    How a run ends early, and what is then true:
+
+    * Ctrl-C (``KeyboardInterrupt``) returns the completed epochs instead of raising, with the
+      model, optimiser, scheduler, loaders and random generators put back as they were at the end
+      of the last completed epoch (or before the first), so that model and history agree; one
+      printed line says so and where the last checkpoint is. To make that possible ``fit`` keeps
+      a copy of those states, taken at the end of each epoch, in CPU memory: one more copy of
+      the weights and the optimiser's buffers, small for the book's models.
+    * A checkpoint that cannot be saved (a full disk, a folder that became read-only, a value a
+      callback put into the history that no checkpoint can hold) raises
+      :class:`~cnnlib.checkpoint.CheckpointSaveError`: the previous checkpoint is intact, the
+      completed epochs are in its ``history``, and the model holds the last completed epoch. An
+      error, not a return like Ctrl-C: the run did not stop because you asked it to.
+    * Any other error (a loss that is not finite, a callback's own error) propagates as it is,
+      with the completed epochs attached as ``error.history``; the model then holds the weights
+      of the moment it happened. A loss that is not finite raises ``FloatingPointError`` before
+      its step is taken: the check runs every step on the CPU, every 50 steps on a GPU (each
+      check waits for the GPU, so checking every step would slow training). The checkpoint is
+      then still the last good epoch.
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
-    if resume and checkpoint is None:
-        raise ValueError("resume=True needs checkpoint=<path of the file to resume from>")
-    device = model_device(model)
+    callbacks = check_fit_arguments(epochs, checkpoint, resume, callbacks)
+    device = model_device(model)  # a clear error for a model without parameters or buffers
+    check_trainable(model)
+    check_loaders(train_loader, test_loader)
     fast = settings_for(device, fast)  # every speed switch: see cnnlib/fast.py
+    check_optimizer(model, optimizer, scheduler)
     optimizer = optimizer or make_optimizer(model, "sgd", lr=lr, momentum=0.9, fast=fast)
     steps = TrainingSteps(prepare(model, device, fast), optimizer, loss_fn, device, fast,
                           scheduler if scheduler_per_batch else None, _show(progress))
     loaders = [loader for loader in (train_loader, test_loader) if hasattr(loader, "state_dict")]
-    history, saved = History(), None
-    if resume and Path(checkpoint).exists():
-        saved, history = load_checkpoint(checkpoint, model=model, optimizer=optimizer,
-                                         scheduler=scheduler, loaders=loaders)
-    steps.at = (saved or 0, 0)
+    run = Run(model, optimizer, scheduler, loaders, checkpoint)
+    if checkpoint is not None:
+        check_path(checkpoint)
+        if resume:
+            run.resume()
+        if run.start < epochs:  # a finished run only reads its file, even from a read-only disk
+            check_destination(checkpoint, model)
+    steps.at = (run.start, 0)
+    run.remember()
     flags = set_backend_flags(fast)
     try:
-        for epoch in range((saved or 0) + 1, epochs + 1):
-            start, lr_now = time.perf_counter(), optimizer.param_groups[0]["lr"]
+        for epoch in range(run.start + 1, epochs + 1):
+            run.phase, start = "training", time.perf_counter()
+            lr_now = optimizer.param_groups[0]["lr"]
             row = {"epoch": epoch, **steps.epoch(train_loader, epoch, epochs)}
             if scheduler is not None and not scheduler_per_batch:
                 scheduler.step()
             if test_loader is not None:
+                run.phase = "evaluating"
                 result = evaluate(steps.net, test_loader, loss_fn, fast=fast)
                 row.update(test_loss=result["loss"], test_acc=result["acc"])
-            history.rows.append({**row, "lr": lr_now, "seconds": time.perf_counter() - start})
-            if checkpoint is not None:
-                save_checkpoint(checkpoint, model=model, optimizer=optimizer, scheduler=scheduler,
-                                epoch=epoch, history=history, loaders=loaders)
-                saved = epoch
-            for callback in callbacks:
-                callback(epoch, history)
+            run.complete({**row, "lr": lr_now, "seconds": time.perf_counter() - start})
+            run.save(epoch)
+            run.call_back(callbacks, epoch)
     except KeyboardInterrupt:
-        print(_interrupted(steps.at, len(train_loader), len(history), checkpoint, saved))
+        run.restore()
+        print(run.interrupted(steps.at, len(train_loader)))
     except StopTraining:
         pass
+    except Exception as error:
+        attach_history(error, run.history)
+        raise
     finally:
         restore_backend_flags(flags)
-    return history
+        run.mark_model(steps.taken)
+    return run.history
 
 
 @dataclass
@@ -210,6 +248,7 @@ class TrainingSteps:
     scheduler: object = None  # stepped after every batch; None when it steps per epoch
     progress: bool = False
     at: tuple[int, int] = (0, 0)  # (epoch, step) reached, for the message after Ctrl-C
+    taken: int = 0  # optimiser steps taken: did this fit call change the model?
 
     def __post_init__(self):
         self.scaler = grad_scaler(self.device, self.fast)  # fp16 only; else passes calls through
@@ -238,11 +277,15 @@ class TrainingSteps:
             self.scaler.scale(loss).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
+            self.taken += 1
             if self.scheduler is not None:
                 self.scheduler.step()
             corrects.append((logits.argmax(1) == y).sum())
             count += len(y)
-        correct = torch.stack(corrects).sum().item() if corrects else 0
+        if count == 0:
+            raise ValueError(f"the training loader yielded no batches in epoch {epoch}, although "
+                             f"len() said {len(loader)}: check how it iterates")
+        correct = torch.stack(corrects).sum().item()
         return {"train_loss": total_loss.item() / count, "train_acc": correct / count}
 
 
@@ -271,11 +314,3 @@ def _check_finite(total_loss: torch.Tensor, loss: torch.Tensor, epoch: int, step
         "normalised, or a loss applied to the wrong tensors. Lower the learning rate and check "
         "the data. The step was not taken, and a checkpoint, if any, still holds the last "
         "completed epoch.")
-
-
-def _interrupted(at: tuple[int, int], steps: int, completed: int, checkpoint, saved) -> str:
-    where = (f"the last checkpoint is {checkpoint} (epoch {saved}); continue with "
-             f"fit(..., checkpoint={str(checkpoint)!r}, resume=True)" if saved is not None
-             else "no checkpoint was saved" + ("" if checkpoint is None else f" to {checkpoint}"))
-    return (f"Interrupted in epoch {at[0]} at step {at[1]} of {steps}: returning the "
-            f"{completed} completed epoch(s); {where}.")

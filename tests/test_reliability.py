@@ -461,6 +461,15 @@ def normalise(text: str, tmp_path: Path) -> str:
     return re.sub(r"(last finite loss: )[^,]+", r"\1…", text)  # float noise across machines
 
 
+# Examples whose message changed on purpose, until the page shows the new text. Each is an
+# expected failure (xfail) of the test below; every other example is still compared.
+PAGE_OUTDATED = {
+    "ctrl-c": "book/when_things_go_wrong.md needs updating (issue 17): after Ctrl-C the line now "
+              "also says that the model and optimiser (and scheduler) are back at the end of the "
+              "last completed epoch",
+}
+
+
 def test_the_page_when_things_go_wrong_shows_what_the_code_says(tmp_path, monkeypatch,
                                                                  data_dir):
     examples = page_examples()
@@ -470,6 +479,7 @@ def test_the_page_when_things_go_wrong_shows_what_the_code_says(tmp_path, monkey
     monkeypatch.setenv("CNNLIB_MODE", "quick")
     monkeypatch.setenv("CNNLIB_DATA", str(data_dir))
     namespace: dict = {}
+    outdated = []
     for name, code, expected in examples:
         out = io.StringIO()
         with scenario(name, tmp_path, monkeypatch, data_dir), contextlib.redirect_stdout(out):
@@ -480,9 +490,15 @@ def test_the_page_when_things_go_wrong_shows_what_the_code_says(tmp_path, monkey
         if expected is None:
             continue
         got = normalise(out.getvalue(), tmp_path)
+        if name in PAGE_OUTDATED and got != normalise(expected, tmp_path):
+            outdated.append(f"{name}: {PAGE_OUTDATED[name]}; the code now prints: "
+                            f"{out.getvalue().replace(str(tmp_path), '').strip()}")
+            continue
         assert got == normalise(expected, tmp_path), (
             f"the page's output for {name!r} is out of date; the code now prints:\n"
             f"{out.getvalue().replace(str(tmp_path), '')}")
+    if outdated:
+        pytest.xfail("; ".join(outdated))
 
 
 def test_every_python_block_on_the_page_compiles():
