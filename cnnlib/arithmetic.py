@@ -19,18 +19,47 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import math
+
+import numpy as np
 import torch
 from torch import nn
 
+from ._args import NotAWholeNumberError, whole_number
+
+
+# What each argument means, said in the error when it is out of range.
+_MEANING = {
+    "size": "it is the input's height or width in pixels",
+    "kernel_size": "it is the window's side in pixels",
+    "stride": "it is the step between windows (1 = every position)",
+    "padding": "it is the pixels added on each side (0 = none)",
+    "dilation": "it is the spacing of the kernel's taps (1 = an ordinary kernel)",
+    "in_channels": "it is the number of channels into the layer (3 for RGB)",
+    "out_channels": "it is the layer's number of filters",
+    "groups": "it is 1 for an ordinary convolution, in_channels for a depthwise one",
+    "in_features": "it is the length of each input vector",
+    "out_features": "it is the length of each output vector",
+    "out_h": "it is the output's height (from conv_output_size)",
+    "out_w": "it is the output's width (from conv_output_size)",
+}
+
 
 def _check_int(name: str, value, minimum: int) -> int:
-    # bool is an int subclass; True as a kernel size is a bug, not a 1.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int (one spatial dimension; call once per dimension), "
-                        f"got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
+    """A whole number >= ``minimum``; bool (``True`` as a kernel size is a bug, not a 1), float
+    and tuple raise ``NotAWholeNumberError`` (a TypeError and a ValueError)."""
+    if isinstance(value, (tuple, list)):
+        raise NotAWholeNumberError(
+            f"{name} must be an int (one spatial dimension; call once per dimension), "
+            f"got {value!r}")
+    return whole_number(name, value, minimum, meaning=_MEANING.get(name, ""))
+
+
+def _check_bias(bias) -> bool:
+    if not isinstance(bias, (bool, np.bool_)):
+        raise TypeError(f"bias must be True or False, got {bias!r} (a {type(bias).__name__}): "
+                        "any non-empty string or non-zero number would count as True")
+    return bool(bias)
 
 
 def _span(size: int, kernel_size: int, padding: int, dilation: int) -> tuple[int, int]:
@@ -185,14 +214,27 @@ def receptive_field(layers: nn.Module | Iterable) -> list[dict]:
 
 
 def _kernel_area(kernel_size: int | Sequence[int]) -> int:
-    kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
-    return kh * kw
+    if isinstance(kernel_size, (tuple, list)):
+        if len(kernel_size) != 2:
+            raise ValueError(f"kernel_size must be an int or a pair (kh, kw), got {kernel_size!r}")
+        kh, kw = (_check_int("kernel_size", k, 1) for k in kernel_size)
+        return kh * kw
+    return _check_int("kernel_size", kernel_size, 1) ** 2
 
 
 def _per_group(in_channels: int, out_channels: int, groups: int) -> int:
+    """Input channels each output channel sees, after checking all three counts."""
+    _check_int("in_channels", in_channels, 1)
+    _check_int("out_channels", out_channels, 1)
+    _check_int("groups", groups, 1)
     if in_channels % groups or out_channels % groups:
+        common = math.gcd(in_channels, out_channels)
+        fits = [g for g in range(1, common + 1) if common % g == 0]
         raise ValueError(f"groups={groups} must divide in_channels={in_channels} "
-                         f"and out_channels={out_channels}")
+                         f"and out_channels={out_channels}: each group takes in_channels/groups "
+                         f"inputs and makes out_channels/groups outputs. Use a groups that "
+                         f"divides both ({', '.join(map(str, fits[:8]))}"
+                         f"{', ...' if len(fits) > 8 else ''}), or change the channels")
     return in_channels // groups
 
 
@@ -204,28 +246,37 @@ def conv_params(in_channels: int, out_channels: int, kernel_size: int | Sequence
     count by ``groups``: the trick AlexNet used to split a layer over two GPUs.
     """
     per_output = _per_group(in_channels, out_channels, groups) * _kernel_area(kernel_size)
-    return out_channels * per_output + (out_channels if bias else 0)
+    return out_channels * per_output + (out_channels if _check_bias(bias) else 0)
 
 
 def conv_macs(in_channels: int, out_channels: int, kernel_size: int | Sequence[int],
               out_h: int, out_w: int, groups: int = 1) -> int:
     """Multiply-adds of one Conv2d on one image: one dot product per output value."""
+    _check_int("out_h", out_h, 1)
+    _check_int("out_w", out_w, 1)
     per_output = _per_group(in_channels, out_channels, groups) * _kernel_area(kernel_size)
     return out_channels * out_h * out_w * per_output
 
 
 def linear_params(in_features: int, out_features: int, bias: bool = True) -> int:
     """Weights of a Linear layer: a full ``out x in`` matrix, plus one bias per output."""
-    return in_features * out_features + (out_features if bias else 0)
+    _check_int("in_features", in_features, 1)
+    _check_int("out_features", out_features, 1)
+    return in_features * out_features + (out_features if _check_bias(bias) else 0)
 
 
 def linear_macs(in_features: int, out_features: int) -> int:
     """Multiply-adds of a Linear layer on one input vector."""
+    _check_int("in_features", in_features, 1)
+    _check_int("out_features", out_features, 1)
     return in_features * out_features
 
 
 def count_params(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters, each shared tensor counted once (as ``model.parameters()`` does)."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"count_params expects an nn.Module, got {type(model).__name__}; for "
+                        "one layer's count from its sizes use conv_params or linear_params")
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 

@@ -16,6 +16,7 @@ import torch
 import torchvision
 from torchvision.datasets.utils import check_integrity
 
+from ._args import whole_number
 from .loader import TensorLoader
 from .settings import RunSettings
 
@@ -79,6 +80,9 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
 
 
 def dataset_info(name: str) -> DatasetInfo:
+    if not isinstance(name, str):
+        raise TypeError(f"the dataset name must be a string, one of {sorted(DATASETS)}; got "
+                        f"{name!r}")
     key = name.lower().replace("-", "_")
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; expected one of {sorted(DATASETS)}")
@@ -160,7 +164,12 @@ def torchvision_dataset(name: str, train: bool = True, root=None, transform=None
 
 def load_tensors(name: str, train: bool = True, root=None,
                  verify: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """A whole split as ``(images, labels)``: uint8 ``N x C x H x W`` and int64 ``N``."""
+    """A whole split as ``(images, labels)``: uint8 ``N x C x H x W`` and int64 ``N``.
+
+    The split is checked as it is read: one label per image, every label a class of the
+    dataset, images of the dataset's shape. A label file with damaged bytes but an intact
+    layout reads without error in torchvision; here it raises, naming the damaged file.
+    """
     ds = torchvision_dataset(name, train=train, root=root, verify=verify)
     images = torch.as_tensor(ds.data)
     if images.ndim == 3:  # MNIST-like: N x H x W
@@ -168,15 +177,51 @@ def load_tensors(name: str, train: bool = True, root=None,
     else:  # CIFAR: N x H x W x C
         images = images.permute(0, 3, 1, 2)
     labels = torch.as_tensor(ds.targets, dtype=torch.int64)
+    problem = _split_problem(dataset_info(name), images, labels)
+    if problem:
+        _raise_damaged_split(name, train, root, problem)
     return images.contiguous(), labels
+
+
+def _split_problem(info: DatasetInfo, images: torch.Tensor, labels: torch.Tensor) -> str:
+    """What is wrong with a split as read ('' if nothing): counts, label range, image shape."""
+    if len(images) != len(labels):
+        return f"{len(images):,} images but {len(labels):,} labels"
+    shape = (info.channels, info.size, info.size)
+    if tuple(images.shape[1:]) != shape:
+        return f"images of shape {tuple(images.shape[1:])}, not {shape}"
+    bad = (labels < 0) | (labels >= len(info.classes))
+    if bad.any():
+        first = int(bad.nonzero()[0])
+        return (f"{int(bad.sum()):,} label(s) outside 0..{len(info.classes) - 1} (the first: "
+                f"{int(labels[first])} at index {first:,})")
+    return ""
+
+
+def _raise_damaged_split(name: str, train: bool, root, problem: str) -> None:
+    """A split that reads but is wrong: name the damaged file (md5), or say how to check."""
+    info = dataset_info(name)
+    head = f"{info.torchvision_class} ({'train' if train else 'test'} split) has {problem}"
+    try:
+        verify_dataset(name, root)
+    except DatasetUnavailableError as damaged:
+        raise DatasetUnavailableError(f"{head}: a file is damaged.\n{damaged}") from None
+    raise DatasetUnavailableError(
+        f"{head}, although every file's md5 is the published one. Fix: delete the dataset's "
+        f"folder under {data_root(root)} and run again to re-download it, or check the files "
+        f"with cnnlib.data.verify_dataset({name!r}).")
 
 
 def pad_images(images: torch.Tensor, size: int) -> torch.Tensor:
     """Zero-pad square images equally on every side up to ``size`` (MNIST 28 -> 32 for LeNet-5)."""
+    whole_number("pad_to", size, 1, meaning="it is the image size after padding, e.g. 32")
     extra = size - images.shape[-1]
     if extra < 0 or extra % 2:
-        raise ValueError(f"cannot pad {images.shape[-1]}x{images.shape[-1]} images to {size}: "
-                         "expected a larger size with an even difference")
+        n = images.shape[-1]
+        fix = (f"pass pad_to=None to keep {n}x{n}, or a larger size such as {n + 4}" if extra < 0
+               else f"e.g. pad_to={size + 1}")
+        raise ValueError(f"cannot pad {n}x{n} images to {size}: expected a larger size with an "
+                         f"even difference (the same padding on every side); {fix}")
     return torch.nn.functional.pad(images, (extra // 2,) * 4)
 
 
@@ -186,6 +231,14 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
     Counted from a 256-bin histogram per channel: exact, and no float copy of the whole dataset
     (CIFAR-10 as float64 would be 1.2 GB).
     """
+    if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8 or images.ndim != 4:
+        got = (f"{images.dtype} with shape {tuple(images.shape)}"
+               if isinstance(images, torch.Tensor) else type(images).__name__)
+        raise TypeError(f"channel_stats needs uint8 N x C x H x W images (pixels 0..255, as "
+                        f"load_tensors gives), got {got}")
+    if images.numel() < 2 * images.shape[1]:
+        raise ValueError(f"channel_stats needs at least 2 pixels per channel, got images of "
+                         f"shape {tuple(images.shape)}")
     values = torch.arange(256, dtype=torch.float64) / 255
     n = images.numel() // images.shape[1]
     means, stds = [], []
@@ -199,10 +252,14 @@ def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float,
 
 
 def subset(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int = 0):
-    """A random, seeded subset of ``n`` examples (all of them if ``n`` is larger)."""
+    """A random, seeded subset of ``n`` examples (all of them, in order, if ``n`` is larger)."""
+    if len(images) != len(labels):
+        raise ValueError(f"{len(images):,} images but {len(labels):,} labels: subset needs one "
+                         "label per image")
+    n = whole_number("n", n, 1, meaning="it is the number of examples to keep")
     if n >= len(labels):
         return images, labels
-    g = torch.Generator().manual_seed(seed)
+    g = torch.Generator().manual_seed(whole_number("seed", seed))
     index = torch.randperm(len(labels), generator=g)[:n]
     return images[index], labels[index]
 
@@ -238,24 +295,54 @@ def load_data(name: str, run: RunSettings, batch_size: int = 128, augment: bool 
     Quick mode takes a seeded subset (``QUICK_TRAIN``/``QUICK_TEST``); full mode the whole split
     unless ``train_size``/``test_size`` say otherwise. ``augment`` adds random crop (pad 4) and
     horizontal flip, done batch-wise on the device. ``verify=True`` checks every file's md5 first.
+    Sizes are checked before anything is read: ``train_size``/``test_size`` are ``None`` (the
+    default) or from 1 to the split's size, ``pad_to`` is ``None`` (no padding) or a size, batch
+    sizes are whole numbers >= 1; anything else (0, -5, 2.5, True) raises a ``ValueError``.
     """
     info = dataset_info(name)
+    _check_loader_arguments(batch_size, eval_batch_size, pad_to, train_size, test_size)
     if verify:
         verify_dataset(name, root)
     x_train, y_train = load_tensors(name, train=True, root=root)
     x_test, y_test = load_tensors(name, train=False, root=root)
-    if pad_to:
+    if pad_to is not None:
         x_train, x_test = pad_images(x_train, pad_to), pad_images(x_test, pad_to)
     mean, std = channel_stats(x_train)  # from all the training data, never the test data
-    n_train = train_size or (QUICK_TRAIN if run.quick else len(y_train))
-    n_test = test_size or (QUICK_TEST if run.quick else len(y_test))
+    quick = run.quick
+    n_train = _split_size("train_size", train_size, len(y_train), QUICK_TRAIN if quick else None)
+    n_test = _split_size("test_size", test_size, len(y_test), QUICK_TEST if quick else None)
     x_train, y_train = subset(x_train, y_train, n_train, seed=run.seed)
     x_test, y_test = subset(x_test, y_test, n_test, seed=run.seed + 1)
+    classes = len(info.classes)
     train = TensorLoader(x_train, y_train, batch_size=batch_size, shuffle=True, augment=augment,
-                         mean=mean, std=std, device=run.device, seed=run.seed)
+                         mean=mean, std=std, device=run.device, seed=run.seed,
+                         num_classes=classes)
     test = TensorLoader(x_test, y_test, batch_size=eval_batch_size, shuffle=False, augment=False,
-                        mean=mean, std=std, device=run.device, seed=run.seed)
+                        mean=mean, std=std, device=run.device, seed=run.seed, num_classes=classes)
     return DataBundle(train, test, info.classes, mean, std, tuple(x_train.shape[1:]))
+
+
+def _check_loader_arguments(batch_size, eval_batch_size, pad_to, train_size, test_size) -> None:
+    """Fail before reading any data: every size is a whole number, None where that has a
+    meaning (the default)."""
+    whole_number("batch_size", batch_size, 1, meaning="it is the training images per batch")
+    whole_number("eval_batch_size", eval_batch_size, 1,
+                 meaning="it is the test images per batch")
+    if pad_to is not None:
+        whole_number("pad_to", pad_to, 1, meaning="it is the image size after padding, e.g. 32 "
+                     "for LeNet-5; None pads nothing")
+    for name, size in (("train_size", train_size), ("test_size", test_size)):
+        if size is not None:
+            whole_number(name, size, 1, meaning="it is the number of images to use; None means "
+                         "the default (the whole split, or a subset in quick mode)")
+
+
+def _split_size(name: str, size: int | None, available: int, quick: int | None) -> int:
+    """How many images of a split to use: ``size``, else quick mode's subset, else all."""
+    if size is None:
+        return min(quick, available) if quick else available
+    return whole_number(name, size, 1, available,
+                        meaning=f"the split has {available:,} images; None means the default")
 
 
 def torchvision_loader(name: str, train: bool, batch_size: int = 128, augment: bool = False,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from ._args import whole_number
+
 
 def random_crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.Tensor,
                      padding: int) -> torch.Tensor:
@@ -31,31 +33,141 @@ def random_crop_flip(images: torch.Tensor, offsets: torch.Tensor, flips: torch.T
     return padded.reshape(b, c, -1).gather(2, index).view(b, c, h, w)
 
 
+def _check_images(images) -> None:
+    """uint8 ``N x C x H x W`` with at least one image, or an error that says how to get there."""
+    expected = "images must be a uint8 N x C x H x W tensor (pixels 0..255, as load_tensors gives)"
+    if not isinstance(images, torch.Tensor):
+        fix = ": convert with torch.from_numpy(array)" if hasattr(images, "__array__") else ""
+        raise TypeError(f"{expected}, not {type(images).__name__}{fix}")
+    looks_nhwc = images.ndim == 4 and images.shape[-1] in (1, 3, 4) and images.shape[1] > 4
+    if images.dtype != torch.uint8 or images.ndim != 4 or looks_nhwc:
+        fix = ""
+        if looks_nhwc:  # 32 x 32 x 3 read as 32 channels of 32 x 3 pixels
+            fix = ". It looks like N x H x W x C: use images.permute(0, 3, 1, 2)"
+        elif images.ndim == 3:
+            fix = ". One channel without its axis? Use images.unsqueeze(1)"
+        elif images.is_floating_point():
+            fix = (". Float pixels in 0..1? Use (images * 255).round().to(torch.uint8); the "
+                   "loader scales by 1/255 and normalises itself")
+        raise TypeError(f"{expected}, got {images.dtype} with shape {tuple(images.shape)}{fix}")
+    if images.numel() == 0:
+        raise ValueError(f"images is empty (shape {tuple(images.shape)}): a loader needs at least "
+                         "one image of at least 1 x 1 pixel; check the subset or filter that "
+                         "made it")
+
+
+def _check_labels(labels, n: int, num_classes: int | None) -> torch.Tensor:
+    """One label per image: class indices ``0 <= y < num_classes``, or finite float targets."""
+    if not isinstance(labels, torch.Tensor):
+        labels = torch.as_tensor(labels)  # a list or an array of labels is fine
+    if labels.ndim == 0:
+        raise ValueError(f"labels must hold one label per image ({n:,}), got the single number "
+                         f"{labels.item()!r}")
+    if len(labels) != n:
+        raise ValueError(f"{n} images but {len(labels)} labels: one label per image, in the "
+                         "same order")
+    if labels.dtype == torch.bool or labels.is_complex():
+        raise TypeError(f"labels must be class indices (an integer tensor) or float targets, got "
+                        f"{labels.dtype}: convert class labels with labels.long()")
+    if labels.is_floating_point():
+        if num_classes is not None:
+            raise TypeError(f"labels must be integer class indices for {num_classes} classes, got "
+                            f"{labels.dtype}: convert with labels.long() (float labels are "
+                            "regression targets)")
+        if not torch.isfinite(labels).all():
+            raise ValueError(f"labels hold {int((~torch.isfinite(labels)).sum())} NaN or infinite "
+                             "target(s): fix or drop those examples")
+        return labels  # regression targets, as chapter 8 uses them
+    if labels.ndim != 1:
+        raise ValueError(f"integer labels must be one class index per image (shape ({n},)), got "
+                         f"shape {tuple(labels.shape)}: for one-hot rows use labels.argmax(1)")
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0:
+        raise ValueError(f"labels must be class indices >= 0, got {low} (at index "
+                         f"{int((labels == low).nonzero()[0]):,}): classes count from 0; fix "
+                         "the labels (labels - labels.min() if they count from 1 or -1)")
+    if num_classes is not None and high >= num_classes:
+        raise ValueError(f"labels must be class indices from 0 to {num_classes - 1} "
+                         f"(num_classes={num_classes}), got {high} (at index "
+                         f"{int((labels == high).nonzero()[0]):,}): fix the labels, or pass the "
+                         "right num_classes")
+    return labels.long()
+
+
+def _per_channel(name: str, values, default: float, channels: int) -> torch.Tensor:
+    """``mean`` or ``std`` as one finite float per channel (a single number serves one channel)."""
+    if values is None:
+        return torch.tensor([default] * channels)
+    try:  # the dtype torch.tensor would give (float32 for Python floats), as before the checks
+        tensor = torch.as_tensor(values).flatten()
+    except (TypeError, ValueError, RuntimeError):
+        tensor = None
+    if tensor is None or tensor.dtype == torch.bool or tensor.is_complex():
+        raise TypeError(f"{name} must be numbers, one per channel, got {values!r}")
+    if not tensor.is_floating_point():
+        tensor = tensor.float()
+    if len(tensor) != channels:
+        raise ValueError(f"mean and std need one value per channel ({channels}), got "
+                         f"{len(tensor)} {name} value(s): {_shown(tensor)}")
+    if not torch.isfinite(tensor).all():
+        raise ValueError(f"{name} must be finite, got {_shown(tensor)}")
+    return tensor
+
+
+def _shown(values: torch.Tensor) -> str:
+    """Per-channel values as typed, not as float32 stores them: (33.3,), not (33.29999923,)."""
+    items = [f"{v:.6g}" for v in values.tolist()]
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def _check_normalisation(mean: torch.Tensor, std: torch.Tensor) -> None:
+    if (std <= 0).any():
+        raise ValueError(f"std must be > 0 for every channel, got {_shown(std)}: a std "
+                         "of 0 divides by 0 (batches of inf/NaN), a negative one flips the images. "
+                         "Use the training images' std (cnnlib.channel_stats); a channel that "
+                         "is constant has std 0: drop it, or give it std 1")
+    if ((mean < 0) | (mean > 1)).any():
+        raise ValueError(f"mean must be on the 0..1 scale (the loader divides the pixels by 255 "
+                         f"first), got {_shown(mean)}: for statistics of 0..255 pixels, "
+                         "divide mean and std by 255 (cnnlib.channel_stats gives them on 0..1)")
+
+
 class TensorLoader:
-    """Iterates ``(x, y)`` batches: ``x`` float, normalised, on ``device``; ``y`` int64 labels."""
+    """Iterates ``(x, y)`` batches: ``x`` float, normalised, on ``device``; ``y`` the labels.
+
+    ``labels`` are class indices (any integer dtype, ``>= 0``; given as int64), or float
+    regression targets, passed through as they are. With ``num_classes`` they must be class
+    indices below it. ``mean``/``std`` are per channel, on the 0..1 scale; every argument is
+    checked here, so that a mistake fails at the call that made it, not in the first batch.
+    """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 128,
                  shuffle: bool = True, augment: bool = False, mean=None, std=None,
                  device: str | torch.device = "cpu", seed: int = 0, padding: int = 4,
-                 drop_last: bool = False, channels_last: bool = False):
-        if images.dtype != torch.uint8 or images.ndim != 4:
-            raise TypeError(f"images must be a uint8 N x C x H x W tensor, got {images.dtype} "
-                            f"with shape {tuple(images.shape)}")
-        if len(images) != len(labels):
-            raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+                 drop_last: bool = False, channels_last: bool = False,
+                 num_classes: int | None = None):
+        _check_images(images)
+        if num_classes is not None:
+            whole_number("num_classes", num_classes, 1)
+        batch_size = whole_number("batch_size", batch_size, 1,
+                                  meaning="it is the number of images per batch, e.g. 128")
+        padding = whole_number("padding", padding, 0,
+                               meaning="it is the zero padding of the random crop (4 for CIFAR)")
+        seed = whole_number("seed", seed)
+        labels = _check_labels(labels, len(images), num_classes)
+        if drop_last and batch_size > len(images):
+            raise ValueError(f"drop_last=True with batch_size {batch_size:,} > {len(images):,} "
+                             "images leaves no batch at all: lower batch_size, or drop_last=False")
+        channels = images.shape[1]
+        mean = _per_channel("mean", mean, 0.0, channels)
+        std = _per_channel("std", std, 1.0, channels)
+        _check_normalisation(mean, std)
         self.device = torch.device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
         self.padding, self.drop_last, self.channels_last = padding, drop_last, channels_last
-        channels = images.shape[1]
-        mean = torch.tensor(mean if mean is not None else [0.0] * channels).flatten()
-        std = torch.tensor(std if std is not None else [1.0] * channels).flatten()
-        if len(mean) != channels or len(std) != channels:
-            raise ValueError(f"mean and std need one value per channel ({channels}), "
-                             f"got {len(mean)} and {len(std)}")
+        self.num_classes = num_classes
         # x/255 then (x - mean)/std, folded into one multiply-add per element
         self.scale = (1 / (255 * std)).view(1, -1, 1, 1).to(self.device, torch.float32)
         self.shift = (-mean / std).view(1, -1, 1, 1).to(self.device, torch.float32)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from .._args import whole_number
 from ._compare import compare
 from ._failures import failure_text
 from ._references import Reference, get_reference, reference_trace
@@ -46,9 +47,15 @@ class DrillResult:
 def _input_size(reference: Reference, input_size) -> tuple:
     if input_size is None:
         return tuple(reference.input_size)
-    size = tuple(int(s) for s in input_size)
-    if len(size) not in (3, 4):
-        raise ValueError(f"input_size is C×H×W (or N×C×H×W), got {input_size!r}")
+    expected = f"input_size is C×H×W (or N×C×H×W), whole numbers >= 1, got {input_size!r}"
+    if isinstance(input_size, (str, bytes)) or not hasattr(input_size, "__len__") or \
+            len(input_size) not in (3, 4):
+        raise ValueError(expected)
+    try:
+        size = tuple(whole_number("input_size", s, 1) for s in input_size)
+    except ValueError:  # NotAWholeNumberError is one too
+        raise ValueError(f"{expected}: e.g. {tuple(reference.input_size)}, the reference's "
+                         "own") from None
     return size[-3:]
 
 

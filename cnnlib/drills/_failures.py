@@ -14,7 +14,7 @@ def failure_text(trace_: Trace, ref: list[Layer], model) -> str:
     """'your model failed in ... after ...: <why>' without a traceback."""
     exc = trace_.error
     step = trace_.failed_step
-    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    msg = exception_message(exc)
     kind = type(exc).__name__
     last = trace_.steps[-1] if trace_.steps else None
     if last is not None:
@@ -38,9 +38,27 @@ def failure_text(trace_: Trace, ref: list[Layer], model) -> str:
         line = source_line(trace_.failed_line)
     if line:
         where = f"\n  your line: {line}"
-    head = f"your model failed {pos}: {kind}: {msg}" if not why else \
-        f"your model failed {pos}: {why}"
+    failed = "failed"
+    if isinstance(exc, KeyboardInterrupt):  # Ctrl-C while it ran, or raised by the code
+        failed, msg = "was interrupted", msg or "Ctrl-C, or raised by your code"
+    head = f"your model {failed} {pos}: {kind}" + (f": {msg}" if msg else "") if not why else \
+        f"your model {failed} {pos}: {why}"
     return head + where
+
+
+def exception_message(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an exception's message, at most ``limit`` characters, whatever the
+    exception does: a ``__str__`` that raises or returns a non-string is reported as such."""
+    try:
+        text = str(exc)
+    except BaseException as error:  # noqa: B036 the reader's own exception class
+        return (f"(its message could not be read: str() raised "
+                f"{type(error).__name__})")
+    lines = text.strip().splitlines()
+    first = lines[0] if lines else ""
+    if len(first) > limit:
+        first = f"{first[:limit]}… ({len(first) - limit:,} more characters)"
+    return first
 
 
 def _explain_failure(step: Step, trace_: Trace, ref: list[Layer], msg: str) -> str:

@@ -262,7 +262,7 @@ class _Tracer(TorchFunctionMode):
             return func(*args, **kwargs)
         try:
             out = func(*args, **kwargs)
-        except Exception:
+        except BaseException:  # recorded, then raised again: trace() decides what to report
             self.busy = True
             try:
                 step = _failed_function_step(func, args, kwargs)
@@ -327,7 +327,8 @@ def trace(model: nn.Module, input_size) -> Trace:
         model.eval()
         with torch.no_grad(), tracer:
             out = model(x)
-    except Exception as exc:  # the reader's model may fail in any way: explain, do not crash
+    except BaseException as exc:  # noqa: B036 the reader's model may fail in any way, even
+        # with KeyboardInterrupt or SystemExit raised by its code: explain, do not crash
         error = exc
         failed_line = _traceback_user_line(exc)
     finally:

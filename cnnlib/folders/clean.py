@@ -10,12 +10,14 @@ from pathlib import Path
 
 from PIL import Image
 
+from .._args import whole_number
 from .files import load_rgb, prepare_output
 from .scan import FolderScan
 
 
 def resize_and_crop(image: Image.Image, size: int) -> Image.Image:
     """Shorter side to ``size`` (antialiased), then the centre ``size x size``: no stretching."""
+    whole_number("size", size, 1, meaning="it is the side of the square images to write")
     scale = size / min(image.size)
     new = (max(size, round(image.width * scale)), max(size, round(image.height * scale)))
     image = image.resize(new, Image.Resampling.BICUBIC, reducing_gap=None)
@@ -29,9 +31,11 @@ def normalise_images(scan: FolderScan, out, *, size: int = 32, exclude=(),
 
     The folder layout and file names are kept (only the extension becomes .png); undecodable
     files, non-images, hidden folders and the paths in ``exclude`` (e.g.
-    ``Duplicates.redundant()``) are left out. Returns ``{source path: written path}``, both
-    absolute.
+    ``Duplicates.redundant()``) are left out. Images are read with :func:`load_rgb`, so 16-bit
+    and float images are written scaled to 8 bits, not clipped. Returns
+    ``{source path: written path}``, both absolute.
     """
+    whole_number("size", size, 1, meaning="it is the side of the square images to write")
     out = Path(out)
     prepare_output(out, overwrite)
     exclude = {Path(p).absolute() for p in exclude}

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ..tables import format_table
+from .._args import whole_number
 from .files import file_sha256, load_rgb
 from .scan import FolderScan
 
@@ -120,6 +121,11 @@ def find_duplicates(scan: FolderScan, max_distance: int = 4, hash_size: int = 8,
     bits) still called a near duplicate: larger finds more re-encoded or resized copies and
     more different-but-similar pictures. Look at what it finds before deleting anything.
     """
+    hash_size = whole_number("hash_size", hash_size, 2,
+                             meaning="it is the side of the hash's thumbnail; 8 gives 64 bits")
+    max_distance = whole_number("max_distance", max_distance, 0, hash_size ** 2,
+                                meaning=f"it is the most differing bits of {hash_size ** 2} "
+                                "still called a near duplicate; 0 = identical hashes")
     records = scan.images
     by_digest: dict[str, list[int]] = {}
     for i, record in enumerate(records):

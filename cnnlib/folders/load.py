@@ -11,6 +11,7 @@ that adding files moves none; :func:`class_counts`, :func:`stack_images` and
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import warnings
 from collections import Counter
@@ -19,6 +20,7 @@ from pathlib import Path
 import torch
 from torchvision.datasets import ImageFolder
 
+from .._args import finite_number
 from .files import file_sha256, is_image_name, load_rgb
 from .scan import FolderScan, scan_folder
 
@@ -35,8 +37,17 @@ class UndecodableImageError(ImageFolderError):
         self.files = files
 
 
-class SkippedImagesWarning(UserWarning):
+class ImageFolderWarning(UserWarning):
+    """Something about an image folder to know before training on it; loading goes on."""
+
+
+class SkippedImagesWarning(ImageFolderWarning):
     """Undecodable image files were left out of a dataset (``on_error="skip"``)."""
+
+
+class OneSidedClassWarning(ImageFolderWarning):
+    """A split left every image of a class on one side (:func:`stable_split`): a class with
+    too few images to have one in training and one in validation."""
 
 
 def _list_files(records, n=5) -> str:
@@ -162,20 +173,28 @@ class ImageFiles(torch.utils.data.Dataset):
 
 
 def stable_split(paths, val_fraction: float, *, root=None, key: str = "name",
-                 salt: str = "") -> tuple[list[int], list[int]]:
+                 salt: str = "", labels=None) -> tuple[list[int], list[int]]:
     """Train and validation indices decided file by file from a hash: adding files moves none.
 
     ``key="name"`` hashes the path (relative to ``root`` if given, so the split survives moving
     the folder); ``key="content"`` hashes the bytes, which also survives renaming and puts
-    byte-identical copies on the same side. ``salt`` draws a different split.
+    byte-identical copies on the same side. ``salt`` draws a different split. Deciding file by
+    file means a class with few images can land entirely on one side: that gives a
+    :class:`OneSidedClassWarning` naming the class (its class is ``labels[i]``, by default each
+    file's folder name), and the split is returned all the same.
     """
+    val_fraction = finite_number("val_fraction", val_fraction)
     if not 0 < val_fraction < 1:
-        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}")
+        raise ValueError(f"val_fraction must be between 0 and 1, got {val_fraction}: the share "
+                         "of the files that goes to validation, e.g. 0.15")
     if key not in ("name", "content"):
         raise ValueError(f"key must be 'name' or 'content', got {key!r}")
+    paths = [Path(path) for path in paths]
+    classes = [p.parent.name for p in paths] if labels is None else list(labels)
+    if len(classes) != len(paths):
+        raise ValueError(f"{len(paths)} paths but {len(classes)} labels: one label per file")
     train, val = [], []
     for index, path in enumerate(paths):
-        path = Path(path)
         if key == "content":
             text = file_sha256(path)
         else:
@@ -183,7 +202,29 @@ def stable_split(paths, val_fraction: float, *, root=None, key: str = "name",
             text = relative.as_posix()
         value = int(hashlib.sha256((salt + text).encode()).hexdigest()[:16], 16) / 16 ** 16
         (val if value < val_fraction else train).append(index)
+    _warn_one_sided(classes, train, val, val_fraction)
     return train, val
+
+
+def _warn_one_sided(classes: list, train: list[int], val: list[int], val_fraction: float) -> None:
+    """One OneSidedClassWarning for every class found on only one side of a split."""
+    in_train, in_val = Counter(classes[i] for i in train), Counter(classes[i] for i in val)
+    lines = []
+    for name in sorted(set(in_train) | set(in_val), key=str):
+        count = in_train[name] + in_val[name]
+        if not in_val[name]:
+            lines.append(f"  {name!r} ({count} image(s)): only in training, so validation "
+                         "says nothing about it")
+        elif not in_train[name]:
+            lines.append(f"  {name!r} ({count} image(s)): only in validation, so the model "
+                         "never trains on it")
+    if lines:
+        need = math.ceil(1 / min(val_fraction, 1 - val_fraction))
+        warnings.warn(
+            f"stable_split: {len(lines)} class(es) ended up on one side of the split:\n"
+            + "\n".join(lines) + f"\nWith val_fraction={val_fraction:g} a class needs about "
+            f"{need} images to expect one on each side. Fix: add images to the class, merge or "
+            "drop it, or draw another split with salt='1'.", OneSidedClassWarning, stacklevel=3)
 
 
 def dataset_labels(dataset) -> list[int]:

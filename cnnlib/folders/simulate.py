@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from .._args import whole_number
 from ..tables import format_table
 from .duplicates import Duplicates
 from .files import (EXIF_ORIENTATION, is_image_name, open_as, prepare_output, relative_name,
@@ -26,6 +27,7 @@ from .scan import FolderScan
 
 def sample_per_class(labels: torch.Tensor, keep, n: int, seed: int = 0) -> torch.Tensor:
     """Sorted indices of ``n`` random examples (seeded) of each label in ``keep``."""
+    n = whole_number("n", n, 1, meaning="it is the number of examples to take per class")
     g = torch.Generator().manual_seed(seed)
     picked = []
     for label in keep:
@@ -55,6 +57,11 @@ def export_image_folder(images: torch.Tensor, labels, classes, root, *, ids=None
                         f"{images.dtype} {tuple(images.shape)}")
     if len(images) != len(labels):
         raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    outside = [int(y) for y in labels if not 0 <= int(y) < len(classes)]
+    if outside:
+        raise ValueError(f"labels must be indices into classes (0 to {len(classes) - 1}), got "
+                         f"{outside[0]} ({len(outside)} label(s) outside): pass the dataset's "
+                         "full class list, e.g. DATASETS['cifar10'].classes")
     root = Path(root)
     prepare_output(root, overwrite)
     ids = range(len(images)) if ids is None else [int(i) for i in ids]

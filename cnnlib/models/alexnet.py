@@ -150,7 +150,7 @@ class AlexNetPaper(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 3, 227, "AlexNet (paper)", _explain_paper,
-                    channel_hint="AlexNet takes RGB images")
+                    channel_hint="AlexNet takes RGB images", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)
@@ -214,7 +214,8 @@ class AlexNetTorchvision(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 3, None, "AlexNet (torchvision)", _explain_torchvision,
-                    min_size=self.min_input_size, channel_hint="AlexNet takes RGB images")
+                    min_size=self.min_input_size, channel_hint="AlexNet takes RGB images",
+                    model=self)
         x = self.features(x)
         x = self.avgpool(x)
         x = torch.flatten(x, 1)
@@ -273,7 +274,7 @@ class AlexNetCifar(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 3, 32, "AlexNet (CIFAR)", self._explain,
-                    channel_hint="it takes RGB images such as CIFAR-10")
+                    channel_hint="it takes RGB images such as CIFAR-10", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)
@@ -328,7 +329,7 @@ class AlexNetHalf(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 3, 32, "AlexNet (half width)", self._explain,
-                    channel_hint="it takes RGB images such as CIFAR-10")
+                    channel_hint="it takes RGB images such as CIFAR-10", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)

@@ -85,7 +85,7 @@ class LeNet5(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, self.input_size[0], 32, "LeNet-5", _explain_size,
                     channel_hint="build it with in_channels matching the data "
-                                 "(1 for MNIST, 3 for CIFAR-10)")
+                                 "(1 for MNIST, 3 for CIFAR-10)", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)

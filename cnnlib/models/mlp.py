@@ -48,7 +48,8 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c, h, _ = self.input_size
-        check_input(x, c, h, "MLP", channel_hint="build it with input_size=(C, H, W) of your data")
+        check_input(x, c, h, "MLP", channel_hint="build it with input_size=(C, H, W) of your data",
+                    model=self)
         return self.classifier(self.features(x))
 
 

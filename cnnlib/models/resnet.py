@@ -279,7 +279,7 @@ class ResNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_input(x, 3, None, self.name, min_size=self.min_input_size,
-                    channel_hint="ResNets take RGB images")
+                    channel_hint="ResNets take RGB images", model=self)
         x = self.conv1(x)
         x = self.bn1(x)
         x = self.relu(x)

@@ -55,7 +55,8 @@ class SmallCNN(nn.Module):
         self.classifier = nn.Linear(2 * w * 4 * 4, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 32, "SmallCNN", channel_hint="it takes RGB images such as CIFAR-10")
+        check_input(x, 3, 32, "SmallCNN", channel_hint="it takes RGB images such as CIFAR-10",
+                    model=self)
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
