@@ -38,10 +38,11 @@ from .settings import (RunSettings, banner, model_device, pick_device, pick_mode
 from .summary import summary
 from .tables import format_table
 from .train import StopTraining, evaluate, fit, predict, predict_probs
-# Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
-from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratch, data,  # noqa: E402
-               diagnose, drills, fast, folders, history, layers, loader, models, notebook, optim, plots,
-               recipes, reports, results, settings, summary, tables, train)
+# Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``
+# (except ``summary``: ``cnnlib.summary`` is the function, the module of the same name holds it).
+from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratch,  # noqa: E402
+               data, diagnose, drills, fast, folders, history, layers, loader, models, notebook,
+               optim, plots, recipes, reports, results, settings, tables, train)
 
 __all__ = [
     "__version__",
