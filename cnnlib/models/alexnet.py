@@ -28,8 +28,8 @@ PAPER_LAYERS = (
     {"layer": "conv5", "design": "256 kernels 3×3×192, padding 1, 2 groups",
      "then": "ReLU, max-pool 3/2"},
     {"layer": "fc6", "design": "4096 units from 256×6×6 = 9216",
-     "then": "dropout 0.5 before, ReLU"},
-    {"layer": "fc7", "design": "4096 units", "then": "dropout 0.5 before, ReLU"},
+     "then": "ReLU, dropout 0.5 on its outputs"},
+    {"layer": "fc7", "design": "4096 units", "then": "ReLU, dropout 0.5 on its outputs"},
     {"layer": "fc8", "design": "1000 units (classes)", "then": "softmax (in the loss)"},
 )
 
@@ -128,13 +128,16 @@ class AlexNetPaper(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),                         # pool3: 13 → 6
         )
+        # Dropout as section 4.2 describes it: "setting to zero the output of each hidden neuron
+        # with probability 0.5", in the first two fully connected layers, so on the outputs of
+        # fc6 and fc7. (torchvision's AlexNet drops the inputs of fc6 and fc7 instead.)
         self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
             nn.Linear(256 * 6 * 6, 4096),                                  # fc6
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
             nn.Linear(4096, 4096),                                         # fc7
             nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
             nn.Linear(4096, num_classes),                                  # fc8
         )
         if init == "paper":
@@ -236,7 +239,8 @@ class AlexNetCifar(nn.Module):
     An 11×11/4 first layer would turn a 32×32 image into 6×6 at once, so the first convolution is
     3×3 with stride 2, and each max-pool is 2×2: 32 → 16 → 8 → 4 → 2. The widths (64-192-384-
     256-256) and the 4096-4096 classifier are torchvision's, so most of the weights sit in the FC
-    layers, as in the original.
+    layers, as in the original; so is the dropout, on the inputs of fc1 and fc2 (the paper drops
+    the outputs of its fc6 and fc7: see ``AlexNetPaper``).
     """
 
     input_size = (3, 32, 32)
