@@ -31,19 +31,24 @@ def show_images(images, labels=None, classes=None, ncols: int = 8, mean=None, st
 
 
 def show_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None,
-                 size: float = 1.0):
+                 size: float = 1.0, titles=None):
     """First-layer kernels (out x in x k x k): RGB when in = 3, else the first input channel.
 
     Each kernel is scaled to its own min..max so its pattern is visible; grey is zero only
-    approximately, so read shapes, not absolute values.
+    approximately, so read shapes, not absolute values. ``titles``: one per kernel.
     """
     w = weight.detach().cpu().float()
+    if titles is not None and len(titles) != len(w):
+        raise ValueError(f"titles needs one title per kernel: {len(w)} kernels, "
+                         f"{len(titles)} titles")
     fig, axes = grid(len(w), ncols, size)
-    for kernel, ax in zip(w, axes):
+    for i, (kernel, ax) in enumerate(zip(w, axes)):
         k = kernel if kernel.shape[0] == 3 else kernel[:1]
         k = (k - k.min()) / (k.max() - k.min() + 1e-12)
         img = k[0].numpy() if k.shape[0] == 1 else k.permute(1, 2, 0).numpy()
         ax.imshow(img, cmap="gray" if img.ndim == 2 else None, interpolation="nearest")
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
