@@ -171,3 +171,27 @@ def test_every_citation_is_in_the_bibliography():
     unknown = {key: page for key, page in cited.items() if key not in keys}
     assert not unknown, f"cited but not in book/references.bib: {unknown}"
     assert "krizhevsky2012imagenet" in cited  # the scan does find citations
+
+
+# --- (f) what readers see in code cells --------------------------------------------------------
+
+NOTEBOOKS = sorted([*CHAPTERS, *(ROOT / "whiteboard").glob("*.ipynb"),
+                    *(ROOT / "book").glob("*.ipynb")])
+CODE_WIDTH = 88
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_code_cells_fit_the_column_and_carry_no_test_markers(path):
+    """Readers see every code cell: lines that scroll sideways, or comments that are there for
+    the test runner (nbval reads the cell tag `nbval-check-output` instead), do not belong."""
+    long, markers = [], []
+    for i, cell in enumerate(notebook(path)["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for line in source(cell).splitlines():
+            if len(line) > CODE_WIDTH:
+                long.append(f"cell {i}: {len(line)} columns: {line[:60]}...")
+            if re.search(r"#\s*NBVAL_", line):
+                markers.append(f"cell {i}: {line.strip()}")
+    assert not markers, f"{path.name}: use the nbval cell tags instead of comments: {markers}"
+    assert not long, f"{path.name}: code lines over {CODE_WIDTH} columns:\n" + "\n".join(long)

@@ -59,9 +59,9 @@ if "google.colab" in sys.modules:
     if pip.returncode != 0:
         raise RuntimeError(
             f"pip could not install cnnlib from {{REPOSITORY}} at {{REF}}:\\n"
-            f"{{pip.stderr.strip()[-1500:]}}\\n\\nCheck that this runtime is online and run "
-            f"this cell again. If pip cannot find {{REF}}, this notebook is not from a "
-            "published version of the book: open it with the book's launch button.")
+            f"{{pip.stderr.strip()[-1500:]}}\\n\\nCheck that this runtime is online and "
+            f"run this cell again. If pip cannot find {{REF}}, this notebook is not from "
+            "a published version of the book: open it with the book's launch button.")
     import cnnlib
     if cnnlib.__version__ != REF.removeprefix("v"):
         raise RuntimeError(
