@@ -222,3 +222,12 @@ def test_build_model_passes_channels_only_where_the_builder_takes_them():
     assert build_model("lenet5", channels=3).input_size == (3, 32, 32)
     alexnet = build_model("alexnet_cifar", channels=3)
     assert alexnet(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+
+
+def test_the_tutorials_mnist_cnn_has_its_layers_and_checks_its_input():
+    model = get_model("mnist_cnn")
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    # conv 16·(25+1) + BN 2·16 + conv 32·(16·25+1) + BN 2·32 + fc 10·(7·7·32+1)
+    assert count_params(model) == 416 + 32 + 12_832 + 64 + 15_690
+    with pytest.raises(ValueError, match="28×28"):
+        model(torch.zeros(1, 1, 32, 32))

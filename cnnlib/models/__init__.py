@@ -12,6 +12,7 @@ from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetPaper, Ale
                       alexnet_cifar, alexnet_half, alexnet_paper, alexnet_torchvision)
 from .lenet import LeNet5, lenet5
 from .mlp import MLP, mlp
+from .mnist_cnn import MnistCNN, mnist_cnn
 from .resnet import ResNet
 from .small_cnn import SmallCNN, small_cnn
 from .vgg import CONFIGS as VGG_CONFIGS
@@ -20,8 +21,8 @@ from . import resnet  # noqa: F401  (the module too: cnnlib.models.resnet.BasicB
 
 __all__ = [
     "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5",
-    "MLP", "ResNet", "SmallCNN", "VGG", "VGGCifar", "VGG_CONFIGS", "alexnet_cifar", "alexnet_half", "alexnet_paper",
+    "MLP", "MnistCNN", "ResNet", "SmallCNN", "VGG", "VGGCifar", "VGG_CONFIGS", "alexnet_cifar", "alexnet_half", "alexnet_paper",
     "alexnet_torchvision", "build_model", "check_input", "get_model", "lenet5", "list_models",
-    "mlp", "register", "small_cnn", "vgg", "vgg11", "vgg11_cifar", "vgg13", "vgg16",
+    "mlp", "mnist_cnn", "register", "small_cnn", "vgg", "vgg11", "vgg11_cifar", "vgg13", "vgg16",
     "vgg16_cifar", "vgg19",
 ]
