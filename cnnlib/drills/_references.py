@@ -152,7 +152,7 @@ for _reference in (
               (3, 224, 224)),
     Reference("resnet18_cifar", "ResNet-18 for CIFAR-10 (32×32)", _registered("resnet18_cifar"),
               (3, 32, 32)),
-    Reference("resnet20", "ResNet-20 (CIFAR-10, the paper's section 4.2)",
+    Reference("resnet20", "ResNet-20 (CIFAR-10; the paper's design, with option B shortcuts)",
               _registered("resnet20"), (3, 32, 32)),
 ):
     register_reference(_reference)

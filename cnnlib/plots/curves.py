@@ -22,8 +22,10 @@ def _curve(h, split: str, key: str):
 
 
 def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
-                 splits=("train", "test")):
+                 splits=("train", "test"), ylim: tuple[float, float] | None = None):
     """Training curves. ``histories`` is one History or a ``{label: History}`` dict to compare.
+
+    ``ylim`` fixes the y-range of every panel, so that two figures can be compared at a glance.
 
     ``keys`` are "loss", "acc" or "err" (the error rate, 100 - accuracy, as the AlexNet paper
     plots it); ``splits`` picks "train" (dashed) and/or "test" (solid) curves.
@@ -45,6 +47,8 @@ def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
                             marker="o" if len(h) == 1 else None)  # one epoch: a dot, not a line
         ax.set_xlabel("epoch")
         ax.set_ylabel(labels.get(key, key))
+        if ylim is not None:
+            ax.set_ylim(*ylim)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
