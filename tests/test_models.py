@@ -231,3 +231,13 @@ def test_the_tutorials_mnist_cnn_has_its_layers_and_checks_its_input():
     assert count_params(model) == 416 + 32 + 12_832 + 64 + 15_690
     with pytest.raises(ValueError, match="28×28"):
         model(torch.zeros(1, 1, 32, 32))
+
+
+def test_the_blog_articles_half_width_alexnet_at_224():
+    model = get_model("alexnet_half224")
+    assert model(torch.zeros(1, 3, 224, 224)).shape == (1, 5)
+    convs = [m.out_channels for m in model.features if isinstance(m, nn.Conv2d)]
+    assert convs == [48, 128, 192, 192, 128]
+    assert model.features(torch.zeros(1, 3, 224, 224)).shape == (1, 128, 6, 6)
+    with pytest.raises(ValueError, match="at least 63"):
+        model(torch.zeros(1, 3, 32, 32))

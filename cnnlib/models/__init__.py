@@ -8,8 +8,9 @@ classifier. Each class records the input it expects in ``input_size`` (C, H, W) 
 
 from ._checks import check_input
 from ._registry import build_model, get_model, list_models, register
-from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetPaper, AlexNetTorchvision,
-                      alexnet_cifar, alexnet_half, alexnet_paper, alexnet_torchvision)
+from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetHalf224, AlexNetPaper,
+                      AlexNetTorchvision, alexnet_cifar, alexnet_half, alexnet_half224,
+                      alexnet_paper, alexnet_torchvision)
 from .lenet import LeNet5, lenet5
 from .mlp import MLP, mlp
 from .mnist_cnn import MnistCNN, mnist_cnn
@@ -20,8 +21,9 @@ from .vgg import VGG, VGGCifar, vgg, vgg11, vgg11_cifar, vgg13, vgg16, vgg16_cif
 from . import resnet  # noqa: F401  (the module too: cnnlib.models.resnet.BasicBlock...)
 
 __all__ = [
-    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetPaper", "AlexNetTorchvision", "LeNet5",
-    "MLP", "MnistCNN", "ResNet", "SmallCNN", "VGG", "VGGCifar", "VGG_CONFIGS", "alexnet_cifar", "alexnet_half", "alexnet_paper",
+    "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetHalf224", "AlexNetPaper",
+    "AlexNetTorchvision", "LeNet5", "MLP", "MnistCNN", "ResNet", "SmallCNN", "VGG", "VGGCifar",
+    "VGG_CONFIGS", "alexnet_cifar", "alexnet_half", "alexnet_half224", "alexnet_paper",
     "alexnet_torchvision", "build_model", "check_input", "get_model", "lenet5", "list_models",
     "mlp", "mnist_cnn", "register", "small_cnn", "vgg", "vgg11", "vgg11_cifar", "vgg13", "vgg16",
     "vgg16_cifar", "vgg19",

@@ -225,6 +225,53 @@ class AlexNetTorchvision(nn.Module):
         return self.classifier(x)
 
 
+class AlexNetHalf224(nn.Module):
+    """The half-width AlexNet of a popular blog article, at its 224×224 inputs.
+
+    torchvision's geometry (conv1 11×11/4 padded by 2: 224 → 55, 3×3/2 pools: 27, 13, 6) with
+    one GPU's half of the paper's widths, 48-128-192-192-128, and a 2048-2048 classifier on
+    128×6×6 = 4,608 numbers. An adaptive average pool makes the classifier see 6×6 from any input
+    of at least 63×63, as in torchvision's AlexNet. ``alexnet_half`` is the same idea at 32×32.
+    """
+
+    input_size = (3, 224, 224)
+    min_input_size = 63
+
+    def __init__(self, num_classes: int = 5, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 48, kernel_size=11, stride=4, padding=2),  # conv1: 224 → 55
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),                  # 55 → 27
+            nn.Conv2d(48, 128, kernel_size=5, padding=2),           # conv2
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),                  # 27 → 13
+            nn.Conv2d(128, 192, kernel_size=3, padding=1),          # conv3
+            nn.ReLU(inplace=True),
+            nn.Conv2d(192, 192, kernel_size=3, padding=1),          # conv4
+            nn.ReLU(inplace=True),
+            nn.Conv2d(192, 128, kernel_size=3, padding=1),          # conv5
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),                  # 13 → 6
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(p=dropout),
+            nn.Linear(128 * 6 * 6, 2048),
+            nn.ReLU(inplace=True),
+            nn.Dropout(p=dropout),
+            nn.Linear(2048, 2048),
+            nn.ReLU(inplace=True),
+            nn.Linear(2048, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_input(x, 3, None, "AlexNet (half width, 224)", _explain_torchvision,
+                    min_size=self.min_input_size, channel_hint="AlexNet takes RGB images",
+                    model=self)
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
 # ---------------------------------------------------------------------------------------------
 # CIFAR-sized variants (32×32)
 
@@ -347,6 +394,12 @@ def alexnet_paper(num_classes: int = 1000, groups: int = 2, lrn: bool = True,
                   dropout: float = 0.5, init: str = "paper") -> AlexNetPaper:
     """AlexNet as in the 2012 paper (227×227; ``groups=2`` for its two GPUs)."""
     return AlexNetPaper(num_classes=num_classes, groups=groups, lrn=lrn, dropout=dropout, init=init)
+
+
+@register("alexnet_half224")
+def alexnet_half224(num_classes: int = 5, dropout: float = 0.5) -> AlexNetHalf224:
+    """The blog article's half-width AlexNet at 224×224 (five classes by default, as its folder)."""
+    return AlexNetHalf224(num_classes=num_classes, dropout=dropout)
 
 
 @register("alexnet_torchvision")
