@@ -195,3 +195,27 @@ def test_code_cells_fit_the_column_and_carry_no_test_markers(path):
                 markers.append(f"cell {i}: {line.strip()}")
     assert not markers, f"{path.name}: use the nbval cell tags instead of comments: {markers}"
     assert not long, f"{path.name}: code lines over {CODE_WIDTH} columns:\n" + "\n".join(long)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_glued_cells_are_not_compared_by_nbval(path):
+    """A glue output exists only where myst-nb is installed (the book's build), not in the
+    clean room, so a cell that glues cannot have its outputs compared there."""
+    both = [i for i, cell in enumerate(notebook(path)["cells"])
+            if cell["cell_type"] == "code" and "glue(" in source(cell)
+            and "nbval-check-output" in cell.get("metadata", {}).get("tags", [])]
+    assert not both, f"{path.name}: cells {both} glue and are tagged nbval-check-output"
+
+
+def test_every_glued_name_in_the_prose_is_glued_by_a_cell():
+    for path in NOTEBOOKS:
+        cells = notebook(path)["cells"]
+        glued = {m for c in cells if c["cell_type"] == "code"
+                 for m in re.findall(r"glue\(\s*f?\"([\w{}]+)\"", source(c))}
+        literal = {g for g in glued if "{" not in g}
+        patterns = [re.compile("^" + re.sub(r"\{[^}]+\}", r"\\w+", g) + "$")
+                    for g in glued if "{" in g]
+        used = {m for c in cells if c["cell_type"] == "markdown"
+                for m in re.findall(r"\{glue(?::\w+)?\}`([\w]+)", source(c))}
+        missing = [u for u in used if u not in literal and not any(p.match(u) for p in patterns)]
+        assert not missing, f"{path.name}: the prose uses glue names no cell glues: {missing}"
