@@ -219,3 +219,16 @@ def test_every_glued_name_in_the_prose_is_glued_by_a_cell():
                 for m in re.findall(r"\{glue(?::\w+)?\}`([\w]+)", source(c))}
         missing = [u for u in used if u not in literal and not any(p.match(u) for p in patterns)]
         assert not missing, f"{path.name}: the prose uses glue names no cell glues: {missing}"
+
+
+def test_every_bibliography_entry_is_cited_somewhere():
+    """The references page says each entry is cited in the book; keep it true."""
+    bib = (ROOT / "book" / "references.bib").read_text()
+    keys = set(re.findall(r"^@\w+\{([^,\s]+),", bib, re.M))
+    texts = list(markdown_pages().values())
+    texts += [source(c) for p in (ROOT / "whiteboard").glob("*.ipynb")
+              for c in notebook(p)["cells"] if c["cell_type"] == "markdown"]
+    texts += [p.read_text() for p in (ROOT / "whiteboard").glob("*.md")]
+    cited = {key.strip() for text in texts for group in CITE.findall(text)
+             for key in group.split(",")}
+    assert keys - cited == set(), "cite these, or remove them from book/references.bib"
