@@ -1,7 +1,8 @@
 """The book's speed goals, judged from the recorded results: where each one stands.
 
-    python benchmarks/goals.py            # print the goals, refresh their section in README.md
-    python benchmarks/goals.py --check    # exit 1 if that section is out of date
+    python benchmarks/goals.py            # print the goals; refresh README.md's Goals section
+                                          # and its list of every recorded run
+    python benchmarks/goals.py --check    # exit 1 if either section is out of date
 
 Each goal is judged from the latest recorded run (``cnnlib/recorded/``) that can judge it; a goal
 without such a run says "not yet measured", never "met". This is the project's bookkeeping, not
@@ -18,11 +19,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the checkout's cnnlib, when run as a script
 from cnnlib.bench import DEFAULT_MODELS  # noqa: E402
+from cnnlib.recipes import format_recipe_table  # noqa: E402
+from cnnlib.reports import format_results  # noqa: E402
 from cnnlib.results import load_results  # noqa: E402
 
 README = HERE / "README.md"
 BEGIN = "<!-- goals: written by `python benchmarks/goals.py`; do not edit by hand -->"
 END = "<!-- end of goals -->"
+RUNS_BEGIN = "<!-- runs: written by `python benchmarks/goals.py`; do not edit by hand -->"
+RUNS_END = "<!-- end of runs -->"
 RULES = """\
 Each goal is judged from the latest recorded run in `cnnlib/recorded/` that can judge it; a goal
 without such a run says "not yet measured", never "met". Trainer overhead is judged once per
@@ -122,24 +127,45 @@ def goals_section(rows: list[dict]) -> str:
     return "\n".join(lines + ["", END]) + "\n"
 
 
+def runs_section(results: list[dict]) -> str:
+    """The README's "Every recorded run" section: each bench run's tables as the command
+    printed them, then one line per recipe run (how it differed from today's defaults)."""
+    benches = [r for r in results if r.get("kind") == "bench"]
+    recipes = [r for r in results if r.get("kind") == "recipe"]
+    lines = ["## Every recorded run", "", RUNS_BEGIN, "",
+             "### `python -m cnnlib.bench`", "", "```text", format_results(benches), "```", "",
+             "### `python -m cnnlib.recipes`", "", "```text",
+             format_recipe_table(recipes) if recipes else "(none recorded)", "```", "", RUNS_END]
+    return "\n".join(lines) + "\n"
+
+
+def with_section(readme: str, section: str, begin: str = BEGIN, end: str = END) -> str:
+    """``readme`` with the section holding the ``begin`` marker replaced by ``section`` (its
+    title is the first line), or ``section`` appended if there is none."""
+    title = section.splitlines()[0]
+    if begin in readme:
+        start = readme.rindex(title, 0, readme.index(begin))
+        stop = readme.index(end, start) + len(end) + 1
+        return readme[:start] + section + readme[stop:]
+    return readme.rstrip("\n") + "\n\n" + section
+
+
 def with_goals(readme: str, section: str) -> str:
     """``readme`` with its Goals section replaced by ``section`` (appended if it has none)."""
-    if BEGIN in readme:
-        start = readme.rindex("## Goals", 0, readme.index(BEGIN))
-        end = readme.index(END, start) + len(END) + 1
-        return readme[:start] + section + readme[end:]
-    return readme.rstrip("\n") + "\n\n" + section
+    return with_section(readme, section)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python benchmarks/goals.py",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true",
-                        help=f"only check that {README.name}'s Goals section is up to date")
+                        help=f"only check that {README.name}'s generated sections are up to date")
     args = parser.parse_args(argv)
-    rows = target_rows()
+    results = load_results()
+    rows = target_rows(results)
     readme = README.read_text()
     updated = with_goals(readme, goals_section(rows))
+    updated = with_section(updated, runs_section(results), RUNS_BEGIN, RUNS_END)
     if args.check:
         if updated != readme:
             print(f"{README} is out of date: run python benchmarks/goals.py", file=sys.stderr)
@@ -148,7 +174,7 @@ def main(argv=None) -> int:
     print(format_targets(rows))
     if updated != readme:
         README.write_text(updated)
-        print(f"\nupdated the Goals section of {README}")
+        print(f"\nupdated the generated sections of {README}")
     return 0
 
 

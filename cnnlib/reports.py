@@ -1,4 +1,5 @@
-"""Recorded runs as text: the tables of one bench run, the lines of one recipe run, any list.
+"""Recorded runs as text: the tables of one bench run, the lines of one recipe run, any list,
+and one device against another.
 
 The JSON files of ``python -m cnnlib.bench`` and ``python -m cnnlib.recipes`` hold every number;
 these functions only lay them out, so the book's appendix prints the same tables from the files
@@ -8,6 +9,8 @@ compare runs with those).
 """
 
 from __future__ import annotations
+
+import re
 
 from .results import format_flops, format_rate, format_ratio
 
@@ -115,3 +118,54 @@ def format_results(results: list[dict], kind: str = "bench") -> str:
                    if kind == "recipe" else "python -m cnnlib.bench --quick` (or --full on a GPU)")
         return f"No {kind} results are recorded yet. Run `{command} to make one."
     return "\n\n".join(format_result(r) for r in results)
+
+
+def compare_devices(cpu: dict, gpu: dict) -> list[dict]:
+    """Rows for ``format_table``: images/s of the book's path and the baseline on a CPU run and
+    a GPU run, for training and evaluation of every model both measured, and for the data path
+    alone; the last column is how many times faster the GPU runs the book's path."""
+    def rates(kind: str, name: str, run: dict) -> tuple[float, float]:
+        m = run["models"][name][kind]
+        return m["book_images_per_s"], m["baseline_images_per_s"]
+
+    rows = []
+    shared = [m for m in cpu.get("models") or () if m in (gpu.get("models") or ())]
+    for kind, verb in (("train", "train"), ("eval", "evaluate")):
+        for name in shared:
+            (cb, cs), (gb, gs) = rates(kind, name, cpu), rates(kind, name, gpu)
+            rows.append({"images/s": f"{verb} {name}", "CPU book": format_rate(cb),
+                         "CPU baseline": format_rate(cs), "GPU book": format_rate(gb),
+                         "GPU baseline": format_rate(gs), "GPU ÷ CPU": format_ratio(gb / cb)})
+    if cpu.get("data_path") and gpu.get("data_path"):
+        def loader(d: dict) -> tuple[float, float]:
+            workers = max(int(k.rsplit("workers", 1)[1]) for k in d
+                          if k.startswith("dataloader_pil_workers"))
+            return (d["tensor_loader"]["images_per_s"],
+                    d[f"dataloader_pil_workers{workers}"]["images_per_s"])
+        (cb, cs), (gb, gs) = loader(cpu["data_path"]), loader(gpu["data_path"])
+        rows.append({"images/s": "data path only", "CPU book": format_rate(cb),
+                     "CPU baseline": format_rate(cs), "GPU book": format_rate(gb),
+                     "GPU baseline": format_rate(gs), "GPU ÷ CPU": format_ratio(gb / cb)})
+    return rows
+
+
+def achieved_rows(results: list[dict], model: str = "alexnet_cifar") -> list[dict]:
+    """Rows for ``format_table``, one per CPU bench run that trained ``model``: the host's
+    estimated peak (clock and vector width, as the run recorded them) next to the FLOP/s the
+    run achieved, both in GFLOP/s, so that runs on differently equipped hosts can be told
+    apart."""
+    rows = []
+    for r in results:
+        if r.get("kind", "bench") != "bench" or r["device"] != "cpu" or \
+                model not in (r.get("models") or {}):
+            continue
+        m = r["models"][model]
+        achieved = m["train"]["book_images_per_s"] * m["flops_per_train_image"]
+        how = re.search(r"x ([\d.]+) GHz x (\d+) FLOP/cycle \((.+)\)", r["peak"]["how"])
+        rows.append({"run": f"{r['date'][:16]} {r['mode']}",
+                     "threads": r["machine"]["torch_threads"],
+                     "clock, vector unit": f"{how.group(1)} GHz, {how.group(3)}" if how else "-",
+                     "peak": f"{r['peak']['flops'] / 1e9:.0f}" if r["peak"]["flops"] else "-",
+                     "img/s": f"{m['train']['book_images_per_s']:.0f}",
+                     "achieved": f"{achieved / 1e9:.0f}"})
+    return rows

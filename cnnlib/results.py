@@ -58,29 +58,55 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_peak(cpuinfo: str | None = None, cores: int | None = None) -> dict:
-    """An ESTIMATE of fp32 peak: cores x clock x FLOPs per cycle per core.
+def cpu_vector_units(cpuinfo: str) -> tuple[str, int]:
+    """The widest vector instructions this CPU has, and its fp32 FLOPs per cycle per core.
 
-    FLOPs per cycle assume two FMA units per core, each a multiply and an add on every lane:
-    2 x 2 x 16 = 64 with AVX-512, 2 x 2 x 8 = 32 with AVX2 + FMA, 16 with AVX, 8 otherwise.
-    Cores that split AVX-512 into two halves, or slow their clock under it, reach less.
+    Two FMA units per core, each a multiply and an add on every lane: 2 x 2 x 16 = 64 with
+    AVX-512, 2 x 2 x 8 = 32 with AVX2 + FMA, 16 with AVX, 8 otherwise. AMD's Zen 4 (family 25)
+    runs an AVX-512 instruction as two 256-bit halves, so it does 32, as with AVX2; Zen 5
+    (family 26) has full-width units. A cloud VM often names every AMD host "AMD EPYC", so the
+    flags and the family are what tell two hosts apart.
     """
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    cores = cores or cpu_cores()
     flags_line = re.search(r"^flags\s*:\s*(.+)$", cpuinfo, re.M)
     flags = set(flags_line.group(1).split()) if flags_line else set()
+    family = re.search(r"^cpu family\s*:\s*(\d+)$", cpuinfo, re.M)
+    zen4 = "AuthenticAMD" in cpuinfo and family is not None and int(family.group(1)) == 25
+    if "avx512f" in flags and zen4:
+        return "AVX-512 on 256-bit units", 32
     if "avx512f" in flags:
-        isa, per_cycle = "AVX-512", 64
-    elif {"avx2", "fma"} <= flags:
-        isa, per_cycle = "AVX2+FMA", 32
-    elif "avx" in flags:
-        isa, per_cycle = "AVX", 16
-    else:
-        isa, per_cycle = "SSE or unknown", 8
+        return "AVX-512", 64
+    if {"avx2", "fma"} <= flags:
+        return "AVX2+FMA", 32
+    if "avx" in flags:
+        return "AVX", 16
+    return "SSE or unknown", 8
+
+
+def cpu_family(cpuinfo: str | None = None) -> str:
+    """Vendor, family and model numbers ("AuthenticAMD 26/2"): what a masked model name hides."""
+    cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
+    fields = {key: re.search(rf"^{key}\s*:\s*(.+)$", cpuinfo, re.M)
+              for key in ("vendor_id", "cpu family", "model")}
+    if not all(fields.values()):
+        return "unknown"
+    return (f"{fields['vendor_id'].group(1).strip()} {fields['cpu family'].group(1).strip()}/"
+            f"{fields['model'].group(1).strip()}")
+
+
+def _read_cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
+def cpu_peak(cpuinfo: str | None = None, cores: int | None = None) -> dict:
+    """An ESTIMATE of fp32 peak: cores x clock x FLOPs per cycle per core
+    (:func:`cpu_vector_units`). The clock is the one /proc/cpuinfo reports; a core that slows
+    down under wide vector instructions reaches less."""
+    cpuinfo = _read_cpuinfo() if cpuinfo is None else cpuinfo
+    cores = cores or cpu_cores()
+    isa, per_cycle = cpu_vector_units(cpuinfo)
     mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)$", cpuinfo, re.M)]
     ghz = max(mhz) / 1000 if mhz else None
     flops = cores * ghz * 1e9 * per_cycle if ghz else None
@@ -126,7 +152,8 @@ def machine_info(device: torch.device) -> dict:
     """What a number needs next to it to mean anything: hardware and software."""
     return {"device": str(device), "device_name": device_label(device),
             "machine": {"platform": platform.platform(), "cpu_model": cpu_model(),
-                        "cores": cpu_cores(), "torch_threads": torch.get_num_threads()},
+                        "cpu_family": cpu_family(), "cores": cpu_cores(),
+                        "torch_threads": torch.get_num_threads()},
             "versions": {**versions(), "cuda": torch.version.cuda}}
 
 

@@ -96,3 +96,15 @@ def test_a_run_that_stopped_before_the_last_model_does_not_judge_the_overhead_go
     partial = _bench_result("2026-04-01", {"lenet5": 0.0, "alexnet_cifar": 0.0})
     partial["complete"] = False
     assert goals.target_rows([partial])[1]["status"] == "not yet measured"
+
+
+def test_every_recorded_run_is_listed_in_its_own_generated_section():
+    from cnnlib.results import load_results
+    results = load_results()
+    section = goals.runs_section(results)
+    assert section.startswith("## Every recorded run\n") and goals.RUNS_END in section
+    assert section.count("cnnlib.bench, ") == sum(r["kind"] == "bench" for r in results)
+    readme = goals.with_section("# R\n", section, goals.RUNS_BEGIN, goals.RUNS_END)
+    again = goals.with_section(readme + "\n## Later\n", goals.runs_section([]),
+                               goals.RUNS_BEGIN, goals.RUNS_END)
+    assert "cnnlib.bench, " not in again and again.endswith("\n## Later\n")

@@ -32,6 +32,24 @@ def test_cpu_peak_is_an_estimate_from_cores_clock_and_vector_width(extra, per_cy
     assert results.cpu_peak("flags : avx2", cores=2)["flops"] is None  # no clock: no number
 
 
+def amd(family: int, flags: str) -> str:
+    return (f"vendor_id\t: AuthenticAMD\ncpu family\t: {family}\nmodel\t\t: 2\n"
+            f"model name\t: AMD EPYC\ncpu MHz\t\t: 2600.000\nflags\t\t: avx2 fma {flags}\n")
+
+
+@pytest.mark.parametrize("family, flags, per_cycle", [
+    (26, "avx512f", 64),  # Zen 5: full-width AVX-512 units
+    (25, "avx512f", 32),  # Zen 4: AVX-512 as two 256-bit halves, no more FLOPs than AVX2
+    (25, "", 32),         # Zen 3: AVX2 only
+])
+def test_the_peak_estimate_tells_amd_generations_apart_behind_one_model_name(family, flags,
+                                                                              per_cycle):
+    cpuinfo = amd(family, flags)
+    assert results.cpu_peak(cpuinfo, cores=2)["flops"] == pytest.approx(2 * 2.6e9 * per_cycle)
+    assert results.cpu_family(cpuinfo) == f"AuthenticAMD {family}/2"
+    assert results.cpu_family("") == "unknown"
+
+
 @pytest.mark.parametrize("name, flops", [("NVIDIA H100 80GB HBM3", 989e12),
                                          ("NVIDIA H100 PCIe", 756e12),
                                          ("NVIDIA H200", 989e12), ("NVIDIA A100-SXM4-40GB", 312e12),
@@ -69,3 +87,60 @@ def test_rates_flops_and_ratios_are_written_short():
         "unknown")
     assert results.format_ratio(5.83) == "5.8x" and results.format_ratio(None) == "-"
     assert "No recipe results" in reports.format_results([], kind="recipe")
+
+
+def _run(device: str, rates: dict[str, float], peak_how: str = "", threads: int = 2) -> dict:
+    """A bench result with the fields the device tables read: ``rates`` are book images/s;
+    the baseline runs at half of them."""
+    models = {name: {"flops_per_train_image": 1e9,
+                     "train": {"book_images_per_s": rate, "baseline_images_per_s": rate / 2,
+                               "speedup": 2.0},
+                     "eval": {"book_images_per_s": 4 * rate, "baseline_images_per_s": rate,
+                              "speedup": 4.0}}
+              for name, rate in rates.items()}
+    return {"kind": "bench", "device": device, "date": "2026-01-01 10:00:00", "mode": "full",
+            "machine": {"torch_threads": threads}, "models": models,
+            "peak": {"flops": 2e11, "how": peak_how},
+            "data_path": {"tensor_loader": {"images_per_s": 1e5},
+                          "dataloader_pil_workers0": {"images_per_s": 1e3},
+                          "dataloader_pil_workers2": {"images_per_s": 2e3}}}
+
+
+def test_compare_devices_puts_both_paths_of_both_devices_in_one_row_per_measurement():
+    cpu, gpu = _run("cpu", {"a": 100, "b": 10}), _run("cuda", {"a": 1000, "b": 5000, "c": 1})
+    rows = reports.compare_devices(cpu, gpu)
+    assert [r["images/s"] for r in rows] == ["train a", "train b", "evaluate a", "evaluate b",
+                                             "data path only"]
+    assert rows[0] == {"images/s": "train a", "CPU book": "100", "CPU baseline": "50",
+                       "GPU book": "1.0k", "GPU baseline": "500", "GPU ÷ CPU": "10.0x"}
+    assert rows[1]["GPU ÷ CPU"] == "500.0x" and rows[3]["GPU book"] == "20.0k"
+    # the data path compares with the DataLoader at its most workers
+    assert rows[-1]["CPU baseline"] == "2.0k" and rows[-1]["GPU ÷ CPU"] == "1.0x"
+
+
+def test_achieved_rows_show_each_cpu_run_next_to_its_own_hosts_peak():
+    fast = _run("cpu", {"alexnet_cifar": 200},
+                "estimate: 2 cores x 2.60 GHz x 64 FLOP/cycle (AVX-512)")
+    slow = _run("cpu", {"alexnet_cifar": 50},
+                "estimate: 2 cores x 2.45 GHz x 32 FLOP/cycle (AVX2+FMA)", threads=1)
+    gpu, other = _run("cuda", {"alexnet_cifar": 9e3}), _run("cpu", {"lenet5": 1.0})
+    rows = reports.achieved_rows([fast, slow, gpu, other])
+    assert len(rows) == 2  # CPU runs that trained the model, nothing else
+    assert rows[0]["clock, vector unit"] == "2.60 GHz, AVX-512" and rows[0]["achieved"] == "200"
+    assert rows[1]["threads"] == 1 and rows[1]["clock, vector unit"] == "2.45 GHz, AVX2+FMA"
+    assert reports.achieved_rows([_run("cpu", {"alexnet_cifar": 1.0}, "unknown")])[0][
+        "clock, vector unit"] == "-"
+
+
+def test_plot_throughput_draws_two_bars_per_run_and_model_on_a_log_axis():
+    import matplotlib.pyplot as plt
+
+    from cnnlib import plots
+    cpu, gpu = _run("cpu", {"a": 100, "b": 10}), _run("cuda", {"a": 1000, "b": 5000})
+    fig = plots.plot_throughput({"CPU": cpu, "GPU": gpu})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.patches) == 2 * 2 * 2
+    assert sorted(p.get_width() for p in ax.patches)[-1] == 5000
+    plt.close(fig)
+    with pytest.raises(ValueError, match="share no measured model"):
+        plots.plot_throughput({"CPU": cpu, "GPU": _run("cuda", {"c": 1.0})})

@@ -8,7 +8,8 @@ as ``plots.show_images(...)``; the modules group them by what they show:
 
 - images: image grids, kernels, feature maps, kernel responses, mistakes, one prediction
 - curves: training curves, repeated runs, value histograms, activation functions, loss curves,
-  the learning-rate range test, class counts, receptive fields, time to accuracy
+  the learning-rate range test, class counts, receptive fields
+- speed: training throughput on each device, time to accuracy (from recorded results)
 - confusion: the confusion matrix and the most-confused pairs
 - convolution: a convolution's sliding window, drawn and animated (``animate_conv``,
   ``animate_pooling``), LRN's effect
@@ -22,14 +23,15 @@ from .convolution import (HtmlAnimation, animate_conv, animate_pooling, plot_con
                           plot_lrn_effect)
 from .curves import (plot_activations, plot_class_counts, plot_history, plot_loss_curves,
                      plot_lr_range_test, plot_receptive_fields, plot_runs,
-                     plot_time_to_accuracy, plot_value_histograms)
+                     plot_value_histograms)
 from .images import (feature_maps, show_feature_maps, show_images, show_kernel_responses,
                      show_kernels, show_misclassified, show_prediction)
+from .speed import plot_throughput, plot_time_to_accuracy
 
 __all__ = ["BLOCKS", "HtmlAnimation", "animate_conv", "animate_pooling", "architecture",
            "confusion_matrix", "draw_blocks", "feature_maps", "most_confused",
            "plot_activations", "plot_class_counts", "plot_confusion_matrix", "plot_conv_sliding",
            "plot_history", "plot_loss_curves", "plot_lr_range_test", "plot_lrn_effect",
-           "plot_receptive_fields", "plot_runs", "plot_time_to_accuracy",
+           "plot_receptive_fields", "plot_runs", "plot_throughput", "plot_time_to_accuracy",
            "plot_value_histograms", "show_feature_maps", "show_images", "show_kernel_responses",
            "show_kernels", "show_misclassified", "show_prediction"]

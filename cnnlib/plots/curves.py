@@ -1,5 +1,5 @@
 """Numbers over time: training curves, activation functions, loss curves, the learning-rate
-range test, class counts, receptive fields and time to accuracy."""
+range test, class counts and receptive fields."""
 
 from __future__ import annotations
 
@@ -225,37 +225,3 @@ def plot_receptive_fields(tables: dict, title: str | None = None):
         ax.annotate(str(fields[-1]), (depth[-1], fields[-1]), textcoords="offset points",
                     xytext=(5, 0), va="center", fontsize=8)
     return finish_line_plot(fig, ax, "layers from the input", "receptive field (pixels)", title)
-
-
-def plot_time_to_accuracy(results, labels=None, target: float | None = None,
-                          seconds: float | None = None, title: str | None = None,
-                          min_accuracy: float = 80.0):
-    """Test accuracy against wall time since the first training step, one line per recorded
-    recipe run (``cnnlib.recipes``), with the target accuracy and time budget as dashed lines:
-    a run meets the goal where its line enters the upper-left corner. The axis starts at
-    ``min_accuracy`` percent, where the runs are told apart. ``labels`` name the runs in the
-    legend, one per run (``cnnlib.recipes.run_label`` names what each changed); by default
-    "run 1", "run 2"..."""
-    labels = [f"run {i}" for i in range(1, len(results) + 1)] if labels is None else labels
-    if len(labels) != len(results):
-        raise ValueError(f"one label per run: got {len(labels)} labels for {len(results)} runs")
-    fig, ax = plt.subplots(figsize=(7.5, 5.2))
-    for r, label in zip(results, labels):
-        elapsed = np.cumsum([row["seconds"] + row.get("test_seconds", 0) for row in r["history"]])
-        acc = [100 * row["test_acc"] for row in r["history"]]
-        ax.plot(elapsed, acc, marker=".", markersize=3, linewidth=1, label=label)
-    if target is not None:
-        ax.axhline(100 * target, color="0.3", linestyle="--", linewidth=0.8)
-    if seconds is not None:
-        ax.axvline(seconds, color="0.3", linestyle="--", linewidth=0.8)
-    top = max(100 * row["test_acc"] for r in results for row in r["history"])
-    ax.set_ylim(min_accuracy, max(top, 100 * (target or 0)) + 0.5)
-    ax.set_xlabel("seconds since the first training step")
-    ax.set_ylabel("test accuracy (%)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2,
-              frameon=False)
-    if title:
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
