@@ -68,6 +68,14 @@ def markdown_pages() -> dict[str, str]:
 
 # --- (a) the table of contents -----------------------------------------------------------------
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_titles_carry_no_number_of_their_own(path):
+    """The parts are numbered (_toc.yml), so a title such as "6. VGG" would show its number
+    twice."""
+    title = source(notebook(path)["cells"][0]).splitlines()[0]
+    assert not re.match(r"#\s*\d", title), f"{path.name}: {title!r} numbers itself"
+
+
 def test_every_page_in_the_toc_exists():
     missing = [entry for entry in toc_files() if page_path(entry) is None]
     assert not missing, f"_toc.yml lists pages that do not exist: {missing}"
@@ -153,6 +161,32 @@ def test_chapter_was_executed_top_to_bottom_without_errors(path):
     errors = [(i, o.get("ename")) for i, c in enumerate(cells) for o in c.get("outputs", [])
               if o.get("output_type") == "error"]
     assert not errors, f"{path.name}: committed with error outputs in code cells {errors}"
+
+
+EXECUTED = [*CHAPTERS, ROOT / "book" / "making_it_fast.ipynb",
+            *sorted((ROOT / "whiteboard").glob("*.ipynb"))]
+
+
+def _code_digest():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("execute_notebook",
+                                                  ROOT / "tools" / "execute_notebook.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.code_digest
+
+
+@pytest.mark.parametrize("path", EXECUTED, ids=lambda p: p.name)
+def test_outputs_were_made_by_the_code_the_notebook_shows(path):
+    """A code cell edited after execution leaves outputs its code did not make: the digest that
+    tools/execute_notebook.py records must match the code as committed."""
+    nb = notebook(path)
+    recorded = nb.get("metadata", {}).get("cnnlib", {}).get("code_sha256")
+    assert recorded, (f"{path.name} records no code digest: execute it with "
+                      "tools/execute_notebook.py")
+    assert recorded == _code_digest()(nb), (
+        f"{path.name}: a code cell changed after the notebook was executed; execute it again "
+        "(tools/execute_notebook.py, in the mode its outputs were made in)")
 
 
 # --- (d) the Colab cell: tests/test_release.py (one ref everywhere) and tests/test_colab.py ------
