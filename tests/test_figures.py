@@ -201,7 +201,14 @@ def test_animations_reject_what_cannot_slide():
         plots.animate_pooling(5, 2, p=2)
     with pytest.raises(ValueError, match="mode must be 'max' or 'avg'"):
         plots.animate_pooling(4, 2, mode="min")
-    with pytest.raises(ValueError, match="x must be 4×4"):
+    with pytest.raises(ValueError, match="x must be one 4×4 map"):
         plots.animate_pooling(4, 2, x=torch.zeros(3, 3))
+    with pytest.raises(ValueError, match=r"got shape \(2, 4, 4\)"):
+        plots.animate_pooling(4, 2, x=torch.zeros(2, 4, 4))  # two maps: which one?
+
+
+def test_pooling_takes_one_map_of_a_batch_as_it_is():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    assert plots.animate_pooling(4, 2, x=x, dpi=20).frames == 4
     with pytest.raises(ValueError, match="676 frames"):
         plots.animate_conv(28, 3)

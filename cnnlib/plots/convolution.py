@@ -362,8 +362,11 @@ def animate_pooling(n: int, k: int, s: int | None = None, p: int = 0, *, mode: s
     if x is None:
         x = torch.randint(0, 10, (n, n), generator=torch.Generator().manual_seed(seed))
     x = torch.as_tensor(x, dtype=torch.float32)
+    while x.dim() > 2 and x.shape[0] == 1:  # one map of a batch, (1, 1, n, n), is fine
+        x = x[0]
     if x.shape != (n, n):
-        raise ValueError(f"x must be {n}×{n} (the input), got shape {tuple(x.shape)}")
+        raise ValueError(f"x must be one {n}×{n} map (the input; (1, 1, {n}, {n}) is fine "
+                         f"too), got shape {tuple(x.shape)}")
     pool = F.max_pool2d if mode == "max" else F.avg_pool2d
     results = pool(x[None, None], k, s, p)[0, 0]
     return _animate(_Sliding(mode, n, k, s, p, 1, out, x, results), interval, dpi, cell)
