@@ -244,6 +244,35 @@ def dead_relu_fraction(model: nn.Module, loader, max_batches: int | None = None)
     return {key: 1 - fired.float().mean().item() for key, fired in alive.items()}
 
 
+@torch.no_grad()
+def saturated_fraction(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
+                       threshold: float = 2.0) -> dict[str, float]:
+    """For each ``nn.Tanh`` and ``nn.Sigmoid`` in ``model``: the share of its inputs on one batch
+    whose size is above ``threshold``, where a saturating unit passes back little gradient
+    (tanh's slope at 2 is 0.07). Runs in eval mode and restores the mode."""
+    units = [(name, m) for name, m in model.named_modules()
+             if isinstance(m, (nn.Tanh, nn.Sigmoid))]
+    if not units:
+        raise ValueError("the model has no nn.Tanh or nn.Sigmoid modules to watch")
+    if threshold <= 0:
+        raise ValueError(f"threshold must be positive, got {threshold!r}")
+    shares: dict[str, float] = {}
+
+    def watch(name):
+        def hook(module, inputs, output):
+            shares[name] = (inputs[0].abs() > threshold).float().mean().item()
+        return hook
+
+    handles = [m.register_forward_hook(watch(name)) for name, m in units]
+    try:
+        with restored(model):
+            model.eval()(batch[0].to(model_device(model)))
+    finally:
+        for handle in handles:
+            handle.remove()
+    return shares
+
+
 def shuffle_labels(data, seed: int = 0):
     """The same images with their labels randomly permuted: a tensor of labels or a loader.
 

@@ -177,3 +177,27 @@ def test_the_diagnosis_plots():
     plt.close("all")
     with pytest.raises(ValueError):
         plots.plot_loss_curves({})
+
+
+def test_saturated_fraction_measures_the_inputs_beyond_the_threshold_per_unit():
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 1000)
+    model = nn.Sequential(layer, nn.Tanh(), nn.Linear(1000, 3), nn.Sigmoid()).train()
+    batch = (torch.randn(64, 4), torch.zeros(64, dtype=torch.long))
+    with torch.no_grad():
+        layer.weight.fill_(0.0), layer.bias.fill_(0.5)  # every input to the tanh is 0.5
+    shares = diagnose.saturated_fraction(model, batch)
+    assert list(shares) == ["1", "3"] and shares["1"] == 0.0
+    with torch.no_grad():
+        layer.bias.fill_(-3.0)  # every input is -3: all saturated
+    assert diagnose.saturated_fraction(model, batch)["1"] == 1.0
+    assert diagnose.saturated_fraction(model, batch, threshold=4.0)["1"] == 0.0
+    assert model.training  # the mode is restored
+
+
+def test_saturated_fraction_needs_a_saturating_unit_and_a_positive_threshold():
+    batch = (torch.randn(2, 4), torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match="no nn.Tanh or nn.Sigmoid"):
+        diagnose.saturated_fraction(nn.Sequential(nn.Linear(4, 2), nn.ReLU()), batch)
+    with pytest.raises(ValueError, match="threshold must be positive"):
+        diagnose.saturated_fraction(nn.Sequential(nn.Tanh()), batch, threshold=0)
