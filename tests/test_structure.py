@@ -7,6 +7,7 @@ These keep the house visible: a reader can see what depends on what from the top
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 
@@ -123,3 +124,34 @@ def test_contributing_maps_every_module():
     modules.discard("__init__")
     missing = sorted(m for m in modules if m not in named and m.split("/")[0] not in named)
     assert missing == [], f"CONTRIBUTING.md's package map does not name: {missing}"
+
+
+SCREEN = 50  # lines: what a laptop shows of a file at once
+
+
+def test_fits_body_fits_one_screen():
+    """train.py promises a training loop a reader can see whole: fit's body (below its
+    docstring) stays on one screen; per-epoch work and bookkeeping live in their own functions."""
+    tree = next(node for node in ast.parse((PACKAGE / "train.py").read_text()).body
+                if isinstance(node, ast.FunctionDef) and node.name == "fit")
+    first = tree.body[1] if ast.get_docstring(tree) else tree.body[0]
+    lines = tree.end_lineno - first.lineno + 1
+    assert lines <= SCREEN, f"fit's body has {lines} lines: move a step into its own function"
+
+
+def notebook_code(path: Path) -> list[str]:
+    cells = json.loads(path.read_text())["cells"]
+    return ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+
+
+READER_NOTEBOOKS = sorted(path for folder in ("chapters", "whiteboard", "book")
+                          for path in (ROOT / folder).glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("path", READER_NOTEBOOKS, ids=lambda p: p.name)
+def test_no_notebook_writes_out_a_learning_rate_schedule(path):
+    """The optimiser-and-schedule set-up lives in cnnlib.optim.one_cycle (and the recipe); a
+    chapter that builds a scheduler itself has a private copy of it."""
+    written = [code.splitlines()[0] for code in notebook_code(path) if "lr_scheduler" in code]
+    assert written == [], (f"{path.name} builds a learning-rate schedule itself: use "
+                           f"cnnlib.one_cycle (cells starting {written})")

@@ -14,8 +14,8 @@ book's notebooks this way (and only this way), in quick mode:
 3. install the wheel there (``pip install --no-deps``), then ``pip check``: every declared
    requirement is met by the versions present;
 4. copy each notebook alone into an empty folder and execute it with nbval, in a kernel that
-   runs the clean environment's Python: outputs of cells tagged ``nbval-check-output`` (or
-   marked ``# NBVAL_CHECK_OUTPUT``) are compared, every other cell must run without error.
+   runs the clean environment's Python: outputs of cells tagged ``nbval-check-output`` are
+   compared, every other cell must run without error.
 
     python tools/cleanroom.py chapters whiteboard book practice   # what make test runs
     python tools/cleanroom.py chapters/03_lenet5.ipynb --keep     # keep the folder to look in
