@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ._args import NotAWholeNumberError, whole_number
+from ._probe import probing, zeros_for
 
 
 # What each argument means, said in the error when it is out of range.
@@ -307,19 +308,8 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> list[dict]:
     leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
     handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
                for n, m in leaves]
-    first = next(model.parameters(), None)
-    x = torch.zeros(tuple(input_size), device=first.device if first is not None else "cpu",
-                    dtype=first.dtype if first is not None else torch.float32)
-    modes = {m: m.training for m in model.modules()}  # some may be frozen in eval already
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        for m, training in modes.items():
-            m.training = training
-        for h in handles:
-            h.remove()
+    with probing(model, handles):
+        model(zeros_for(model, input_size))
     return rows
 
 

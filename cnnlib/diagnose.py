@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._probe import probing
 from .loader import TensorLoader
 from .settings import model_device
 from .train import eval_outputs
@@ -223,22 +224,15 @@ def dead_relu_fraction(model: nn.Module, loader, max_batches: int | None = None)
         return hook
 
     device = model_device(model)
-    modes = [m.training for m in model.modules()]
     handles = [m.register_forward_hook(watch(name or "relu")) for name, m in relus]
     seen = 0
-    try:
-        model.eval()
+    with probing(model, handles):
         for x, _ in loader:
             calls.clear()
             model(x.to(device))
             seen += 1
             if max_batches is not None and seen >= max_batches:
                 break
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in zip(model.modules(), modes):
-            module.training = training
     if seen == 0:
         raise ValueError("the loader yielded no batches: check the dataset and its size")
     return {key: 1 - fired.float().mean().item() for key, fired in alive.items()}

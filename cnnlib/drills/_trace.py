@@ -16,6 +16,7 @@ from torch import nn
 from torch.overrides import TorchFunctionMode
 
 from .. import layers as cnn_layers
+from .._probe import probing
 from ._layers import group_layers
 from ._steps import (ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, ADDS, FLATTENS, POOLS, Step,
                      Trace, pair, shape_of)
@@ -321,21 +322,14 @@ def trace(model: nn.Module, input_size) -> Trace:
         if not list(m.children()) and _is_known_leaf(m):
             handles.append(m.register_forward_pre_hook(tracer.pre_hook))
             handles.append(m.register_forward_hook(tracer.post_hook))
-    modes = {m: m.training for m in model.modules()}
     out, error, failed_line = None, None, None
     try:
-        model.eval()
-        with torch.no_grad(), tracer:
+        with probing(model, handles), tracer:
             out = model(x)
     except BaseException as exc:  # noqa: B036 the reader's model may fail in any way, even
         # with KeyboardInterrupt or SystemExit raised by its code: explain, do not crash
         error = exc
         failed_line = _traceback_user_line(exc)
-    finally:
-        for m, training in modes.items():
-            m.training = training
-        for h in handles:
-            h.remove()
     failed = tracer.failed_step
     if error is not None and tracer.pending:
         module, name, inputs, line = tracer.pending[-1]

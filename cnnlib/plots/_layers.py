@@ -13,6 +13,7 @@ from functools import partial
 import torch
 from torch import nn
 
+from .._probe import probing, zeros_for
 from ..models.resnet import BasicBlock, Bottleneck, ZeroPadShortcut
 
 BLOCK_TYPES = (BasicBlock, Bottleneck)
@@ -163,19 +164,8 @@ def _run_once(model: nn.Module, input_size, units) -> list[tuple[str, nn.Module,
             calls.append((name, module, tuple(output.shape[1:])))
 
     handles = [m.register_forward_hook(partial(record, name=n)) for n, m in units]
-    first = next(model.parameters(), None)
-    x = torch.zeros(tuple(input_size), device=first.device if first is not None else "cpu",
-                    dtype=first.dtype if first is not None else torch.float32)
-    modes = {m: m.training for m in model.modules()}
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(x)
-    finally:
-        for m, training in modes.items():
-            m.training = training
-        for handle in handles:
-            handle.remove()
+    with probing(model, handles):
+        model(zeros_for(model, input_size))
     return calls
 
 
