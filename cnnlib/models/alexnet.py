@@ -186,37 +186,41 @@ class AlexNetTorchvision(nn.Module):
 
     input_size = (3, 224, 224)
     min_input_size = 63  # conv1 → 15, pool1 → 7, pool2 → 3, pool3 → 1
+    title = "AlexNet (torchvision)"  # how input errors name the model
+    widths = (64, 192, 384, 256, 256)  # conv1 … conv5
+    hidden = 4096  # fc6 and fc7
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
         super().__init__()
+        c1, c2, c3, c4, c5 = self.widths
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),  # conv1: 224 → 55
+            nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=2),  # conv1: 224 → 55
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),                  # 55 → 27
-            nn.Conv2d(64, 192, kernel_size=5, padding=2),           # conv2
+            nn.Conv2d(c1, c2, kernel_size=5, padding=2),            # conv2
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),                  # 27 → 13
-            nn.Conv2d(192, 384, kernel_size=3, padding=1),          # conv3
+            nn.Conv2d(c2, c3, kernel_size=3, padding=1),            # conv3
             nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1),          # conv4
+            nn.Conv2d(c3, c4, kernel_size=3, padding=1),            # conv4
             nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1),          # conv5
+            nn.Conv2d(c4, c5, kernel_size=3, padding=1),            # conv5
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),                  # 13 → 6
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))                 # any size → 6×6
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout),
-            nn.Linear(256 * 6 * 6, 4096),                           # fc6
+            nn.Linear(c5 * 6 * 6, self.hidden),                     # fc6
             nn.ReLU(inplace=True),
             nn.Dropout(p=dropout),
-            nn.Linear(4096, 4096),                                  # fc7
+            nn.Linear(self.hidden, self.hidden),                    # fc7
             nn.ReLU(inplace=True),
-            nn.Linear(4096, num_classes),                           # fc8
+            nn.Linear(self.hidden, num_classes),                    # fc8
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, None, "AlexNet (torchvision)", _explain_torchvision,
+        check_input(x, 3, None, self.title, _explain_torchvision,
                     min_size=self.min_input_size, channel_hint="AlexNet takes RGB images",
                     model=self)
         x = self.features(x)
@@ -225,7 +229,7 @@ class AlexNetTorchvision(nn.Module):
         return self.classifier(x)
 
 
-class AlexNetHalf224(nn.Module):
+class AlexNetHalf224(AlexNetTorchvision):
     """The half-width AlexNet of a popular blog article, at its 224×224 inputs.
 
     torchvision's geometry (conv1 11×11/4 padded by 2: 224 → 55, 3×3/2 pools: 27, 13, 6) with
@@ -234,42 +238,12 @@ class AlexNetHalf224(nn.Module):
     of at least 63×63, as in torchvision's AlexNet. ``alexnet_half`` is the same idea at 32×32.
     """
 
-    input_size = (3, 224, 224)
-    min_input_size = 63
+    title = "AlexNet (half width, 224)"
+    widths = (48, 128, 192, 192, 128)
+    hidden = 2048
 
     def __init__(self, num_classes: int = 5, dropout: float = 0.5):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 48, kernel_size=11, stride=4, padding=2),  # conv1: 224 → 55
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),                  # 55 → 27
-            nn.Conv2d(48, 128, kernel_size=5, padding=2),           # conv2
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),                  # 27 → 13
-            nn.Conv2d(128, 192, kernel_size=3, padding=1),          # conv3
-            nn.ReLU(inplace=True),
-            nn.Conv2d(192, 192, kernel_size=3, padding=1),          # conv4
-            nn.ReLU(inplace=True),
-            nn.Conv2d(192, 128, kernel_size=3, padding=1),          # conv5
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2),                  # 13 → 6
-        )
-        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
-        self.classifier = nn.Sequential(
-            nn.Dropout(p=dropout),
-            nn.Linear(128 * 6 * 6, 2048),
-            nn.ReLU(inplace=True),
-            nn.Dropout(p=dropout),
-            nn.Linear(2048, 2048),
-            nn.ReLU(inplace=True),
-            nn.Linear(2048, num_classes),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, None, "AlexNet (half width, 224)", _explain_torchvision,
-                    min_size=self.min_input_size, channel_hint="AlexNet takes RGB images",
-                    model=self)
-        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+        super().__init__(num_classes=num_classes, dropout=dropout)
 
 
 # ---------------------------------------------------------------------------------------------
