@@ -4,10 +4,7 @@ the Goals section of benchmarks/README.md says what the recorded results say."""
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import asdict
 from pathlib import Path
-
-from cnnlib.recipes import RECIPES
 
 ROOT = Path(__file__).resolve().parent.parent
 spec = importlib.util.spec_from_file_location("goals", ROOT / "benchmarks" / "goals.py")
@@ -53,31 +50,15 @@ def test_overhead_goal_is_judged_only_by_a_run_of_every_default_model():
     assert max(map(len, text.splitlines())) < 100  # readable in a terminal
 
 
-
-def _recipe_result(**changes):
-    settings = {**asdict(RECIPES["cifar_resnet18"]), **changes.pop("settings", {})}
-    rows = [{"epoch": 1, "seconds": 9.0, "test_seconds": 0.1, "test_acc": 0.5},
-            {"epoch": 2, "seconds": 1.0, "test_seconds": 0.1, "test_acc": 0.9},
-            {"epoch": 3, "seconds": 2.0, "test_seconds": 0.1, "test_acc": 0.95}]
-    result = {"kind": "recipe", "recipe": "cifar_resnet18", "mode": "full", "seed": 0,
-              "date": "2026-12-04 16:00:00", "device": "cuda", "device_name": "NVIDIA H200",
-              "settings": settings, "train_images": 50_000, "target": 0.94, "reached": True,
-              "epochs_to_target": 3, "seconds_to_target": 12.3, "wall_seconds": 12.3,
-              "final_test_acc": 0.95, "best_test_acc": 0.95, "history": rows, "file": "r.json"}
-    result.update(changes)
-    return result
-
-
-
-def test_the_h100_goal_accepts_an_h200_run_and_names_it():
-    slow = _recipe_result(seconds_to_target=39.8)
+def test_the_h100_goal_accepts_an_h200_run_and_names_it(recipe_result):
+    slow = recipe_result(seconds_to_target=39.8)
     row = goals.target_rows([slow])[-1]
     assert row["status"] == "not met" and "39.8 s on an NVIDIA H200" in row["measured"]
     assert "the H100's chip" in row["measured"]
-    fast = _recipe_result(seconds_to_target=29.0, device_name="NVIDIA H100 80GB HBM3")
+    fast = recipe_result(seconds_to_target=29.0, device_name="NVIDIA H100 80GB HBM3")
     row = goals.target_rows([slow, fast])[-1]
     assert row["status"] == "met" and "H100's chip" not in row["measured"]
-    a100 = _recipe_result(device_name="NVIDIA A100-SXM4-80GB", seconds_to_target=5.0)
+    a100 = recipe_result(device_name="NVIDIA A100-SXM4-80GB", seconds_to_target=5.0)
     assert goals.target_rows([a100])[-1]["status"].startswith("not yet measured")
 
 
@@ -89,7 +70,6 @@ def test_overhead_goal_is_judged_for_each_device():
     rows = [r for r in goals.target_rows([cpu, gpu]) if "overhead" in r["goal"]]
     assert [(r["goal"].split(", ", 1)[1], r["status"]) for r in rows] == [
         ("AMD EPYC, 2 cores", "met"), ("NVIDIA H200", "not met")]
-
 
 
 def test_a_run_that_stopped_before_the_last_model_does_not_judge_the_overhead_goal():

@@ -94,41 +94,27 @@ def test_one_cycle_warm_up_never_divides_by_zero(total):
     assert warmup_fraction(0.25, 1000) == 0.25  # long runs keep the recipe's value
 
 
-def _recipe_result(**changes):
-    settings = {**recipes.asdict(recipes.RECIPES["cifar_resnet18"]), **changes.pop("settings", {})}
-    rows = [{"epoch": 1, "seconds": 9.0, "test_seconds": 0.1, "test_acc": 0.5},
-            {"epoch": 2, "seconds": 1.0, "test_seconds": 0.1, "test_acc": 0.9},
-            {"epoch": 3, "seconds": 2.0, "test_seconds": 0.1, "test_acc": 0.95}]
-    result = {"kind": "recipe", "recipe": "cifar_resnet18", "mode": "full", "seed": 0,
-              "date": "2026-12-04 16:00:00", "device": "cuda", "device_name": "NVIDIA H200",
-              "settings": settings, "train_images": 50_000, "target": 0.94, "reached": True,
-              "epochs_to_target": 3, "seconds_to_target": 12.3, "wall_seconds": 12.3,
-              "final_test_acc": 0.95, "best_test_acc": 0.95, "history": rows, "file": "r.json"}
-    result.update(changes)
-    return result
-
-
-def test_training_rate_skips_the_first_epoch_and_counts_full_batches_only():
-    r = _recipe_result()
+def test_training_rate_skips_the_first_epoch_and_counts_full_batches_only(recipe_result):
+    r = recipe_result()
     # 50,000 images in batches of 512, the last partial one dropped: 97 x 512 = 49,664 per epoch
     assert recipes.images_per_epoch(r) == 49_664
     # the median of the rates of epochs 2 and 3 (1.0 s and 2.0 s); epoch 1 (9.0 s) is left out
     assert recipes.training_rate(r) == pytest.approx((49_664 / 1.0 + 49_664 / 2.0) / 2)
-    old = _recipe_result(settings={"drop_last": False})
+    old = recipe_result(settings={"drop_last": False})
     assert recipes.images_per_epoch(old) == 50_000
 
 
-def test_variant_names_what_differs_from_todays_defaults():
-    assert recipes.variant(_recipe_result()) == "defaults"
-    older = _recipe_result()
+def test_variant_names_what_differs_from_todays_defaults(recipe_result):
+    assert recipes.variant(recipe_result()) == "defaults"
+    older = recipe_result()
     del older["settings"]["tta"], older["settings"]["drop_last"]  # fields that came later
     older["settings"]["max_lr"] = 0.2
     assert recipes.variant(older) == "max_lr=0.2, no drop_last, no tta"
 
 
-def test_recipe_table_groups_runs_by_device_and_day():
-    runs = [_recipe_result(), _recipe_result(seed=1, reached=False, final_test_acc=0.9312,
-                                             settings={"batch_size": 1024})]
+def test_recipe_table_groups_runs_by_device_and_day(recipe_result):
+    runs = [recipe_result(), recipe_result(seed=1, reached=False, final_test_acc=0.9312,
+                                            settings={"batch_size": 1024})]
     text = recipes.format_recipe_table(runs)
     lines = text.splitlines()
     assert lines[0] == "NVIDIA H200, 2026-12-04" and text.count("NVIDIA H200") == 1
@@ -137,8 +123,8 @@ def test_recipe_table_groups_runs_by_device_and_day():
     assert max(map(len, lines)) <= 85
 
 
-def test_time_to_accuracy_plot_draws_one_line_per_run():
-    runs = [_recipe_result(), _recipe_result(seed=1)]
+def test_time_to_accuracy_plot_draws_one_line_per_run(recipe_result):
+    runs = [recipe_result(), recipe_result(seed=1)]
     fig = plots.plot_time_to_accuracy(runs, [recipes.run_label(r) for r in runs], target=0.94,
                                       seconds=30)
     ax = fig.axes[0]
@@ -152,7 +138,7 @@ def test_time_to_accuracy_plot_draws_one_line_per_run():
         plots.plot_time_to_accuracy(runs, ["only one"])
 
 
-def test_step_times_separate_a_fixed_cost_from_the_cost_per_image():
+def test_step_times_separate_a_fixed_cost_from_the_cost_per_image(recipe_result):
     # steps of 10 ms + 5 µs per image, at three batch sizes
     def rate(batch):
         return batch / (0.010 + 5e-6 * batch)
@@ -162,7 +148,7 @@ def test_step_times_separate_a_fixed_cost_from_the_cost_per_image():
         "train": {"batch_size": 128, "book_images_per_s": rate(128)}}}}
     runs = []
     for batch in (512, 1024):
-        r = _recipe_result(settings={"batch_size": batch, "drop_last": False})
+        r = recipe_result(settings={"batch_size": batch, "drop_last": False})
         for row in r["history"]:
             row.update(seconds=50_000 / rate(batch), test_seconds=0.0)
         runs.append(r)
