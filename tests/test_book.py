@@ -232,6 +232,18 @@ def test_code_cells_fit_the_column_and_carry_no_test_markers(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_figure_is_shown_twice(path):
+    """A cell whose last line is a call that returns a figure shows it twice in the page: once
+    drawn by matplotlib's inline backend and once as the cell's value. End such a line with
+    ``;`` (or assign the figure)."""
+    twice = [i for i, cell in enumerate(notebook(path)["cells"]) if cell["cell_type"] == "code"
+             for output in cell.get("outputs", [])
+             if output.get("output_type") == "execute_result"
+             and "image/png" in output.get("data", {})]
+    assert not twice, f"{path.name}: cells {twice} show their figure twice: end them with ';'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_glued_cells_are_not_compared_by_nbval(path):
     """A glue output exists only where myst-nb is installed (the book's build), not in the
     clean room, so a cell that glues cannot have its outputs compared there."""
