@@ -20,10 +20,16 @@ def no_grad():
         yield
 
 
+META = torch.device("meta")
+
+
 @lru_cache(maxsize=None)
 def built(name):
-    """One default instance per model, shared by the error tests (they never change it)."""
-    return get_model(name)
+    """One default instance per model, shared by the tests that never change it, built
+    on the ``meta`` device: shapes, counts and input checks without memory for the
+    weights (the VGGs alone would hold 2.2 GB for the whole session)."""
+    with META:
+        return get_model(name)
 
 # (name, builder kwargs, input sizes it must accept, num_classes by default)
 SUPPORTED = [
@@ -76,7 +82,8 @@ def test_num_classes_changes_the_last_layer(name, kwargs):
                                                   ("alexnet_half", (128, 4, 4))])
 def test_features_end_shape(name, features_shape):
     model = built(name)
-    assert model.features(torch.zeros(1, *model.input_size)).shape[1:] == features_shape
+    features = model.features(torch.zeros(1, *model.input_size, device=META))
+    assert features.shape[1:] == features_shape
 
 
 # ----------------------------------------------------------------------------- parameter counts
@@ -107,7 +114,9 @@ def test_lenet5_classic_uses_tanh_and_average_pooling():
 
 @pytest.mark.parametrize("groups, expected", [(1, 62_378_344), (2, 60_965_224)])
 def test_alexnet_paper_param_counts(groups, expected):
-    assert count_params(get_model("alexnet_paper", groups=groups, init="pytorch")) == expected
+    with META:
+        model = get_model("alexnet_paper", groups=groups, init="pytorch")
+    assert count_params(model) == expected
 
 
 def test_alexnet_torchvision_matches_torchvision():
@@ -173,7 +182,7 @@ def test_paper_layers_table():
 
 def test_lenet5_at_28_explains_padding():
     with pytest.raises(ValueError) as err:
-        built("lenet5")(torch.zeros(1, 1, 28, 28))
+        built("lenet5")(torch.zeros(1, 1, 28, 28, device=META))
     msg = str(err.value)
     assert msg.startswith("LeNet-5 expects 32×32 inputs (got 28×28): "
                           "C1 (5×5) → 28, S2 → 14, C3 → 10, S4 → 5, C5 → 1")
@@ -190,7 +199,7 @@ def test_alexnet_paper_at_224_names_227():
 @pytest.mark.parametrize("name", ["alexnet_cifar", "alexnet_half"])
 def test_cifar_variants_reject_other_sizes(name):
     with pytest.raises(ValueError, match=r"expects 32×32 inputs \(got 28×28\)"):
-        built(name)(torch.zeros(1, 3, 28, 28))
+        built(name)(torch.zeros(1, 3, 28, 28, device=META))
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -199,7 +208,7 @@ def test_wrong_channels(name):
     channels = model.input_size[0]
     wrong = 3 if channels == 1 else 1
     with pytest.raises(ValueError, match=rf"expects {channels} channel\(s\), got {wrong}: "):
-        model(torch.zeros(1, wrong, *model.input_size[1:]))
+        model(torch.zeros(1, wrong, *model.input_size[1:], device=META))
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -207,7 +216,7 @@ def test_uint8_input(name):
     model = built(name)
     with pytest.raises(ValueError, match=r"expects float input, got torch.uint8: convert with "
                                          r"x.float\(\)/255 and normalise"):
-        model(torch.zeros(1, *model.input_size, dtype=torch.uint8))
+        model(torch.zeros(1, *model.input_size, dtype=torch.uint8, device=META))
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -215,7 +224,7 @@ def test_missing_batch_dimension(name):
     model = built(name)
     with pytest.raises(ValueError, match=r"expects a batch N×C×H×W, got a single image C×H×W.*"
                                          r"x.unsqueeze\(0\)"):
-        model(torch.zeros(*model.input_size))
+        model(torch.zeros(*model.input_size, device=META))
 
 
 def test_build_model_passes_channels_only_where_the_builder_takes_them():

@@ -12,13 +12,16 @@ from cnnlib.models import get_model
 from cnnlib.models.vgg import CONFIGS, weight_layers
 
 TORCHVISION = {"vgg11": "vgg11", "vgg13": "vgg13", "vgg16": "vgg16", "vgg19": "vgg19"}
+META = torch.device("meta")  # where only shapes count: no memory for the weights
 
 
 @pytest.mark.parametrize("name", TORCHVISION)
 @pytest.mark.parametrize("batch_norm", [False, True])
 def test_same_parameters_and_state_dict_as_torchvision(name, batch_norm):
-    ours = get_model(name, batch_norm=batch_norm)
-    theirs = getattr(torchvision.models, name + ("_bn" if batch_norm else ""))(weights=None)
+    with META:  # names, shapes and counts only: no memory for 130 M weights, twice
+        ours = get_model(name, batch_norm=batch_norm)
+        builder = getattr(torchvision.models, name + ("_bn" if batch_norm else ""))
+        theirs = builder(weights=None)
     assert count_params(ours) == count_params(theirs)
     mine = {k: v.shape for k, v in ours.state_dict().items()}
     assert mine == {k: v.shape for k, v in theirs.state_dict().items()}
@@ -27,7 +30,9 @@ def test_same_parameters_and_state_dict_as_torchvision(name, batch_norm):
 
 def test_the_papers_table_2_parameter_counts_in_millions():
     """Table 2: A and A-LRN 133, B 133, C 134, D 138, E 144 (millions)."""
-    millions = {c: round(count_params(get_model("vgg", config=c)) / 1e6) for c in CONFIGS}
+    with META:
+        built = {c: get_model("vgg", config=c) for c in CONFIGS}
+    millions = {c: round(count_params(model) / 1e6) for c, model in built.items()}
     assert millions == {"A": 133, "A-LRN": 133, "B": 133, "C": 134, "D": 138, "E": 144}
 
 
@@ -37,14 +42,17 @@ def test_weight_layers_are_the_depths_in_the_names():
 
 
 def test_an_imagenet_vgg_maps_224_to_512x7x7_and_explains_other_sizes():
-    model = get_model("vgg11").eval()
-    assert model.features(torch.zeros(1, 3, 224, 224)).shape == (1, 512, 7, 7)
-    with pytest.raises(ValueError, match=r"224 / 32 = 7.*Resize or crop"):
-        model(torch.zeros(1, 3, 227, 227))
+    with META:
+        model = get_model("vgg11").eval()
+        assert model.features(torch.zeros(1, 3, 224, 224)).shape == (1, 512, 7, 7)
+        with pytest.raises(ValueError, match=r"224 / 32 = 7.*Resize or crop"):
+            model(torch.zeros(1, 3, 227, 227))
 
 
 def test_configuration_c_has_1x1_convolutions_in_the_last_three_blocks():
-    convs = [m for m in get_model("vgg", config="C").features if isinstance(m, torch.nn.Conv2d)]
+    with META:
+        model = get_model("vgg", config="C")
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
     assert [m.kernel_size[0] for m in convs].count(1) == 3
     assert [i for i, m in enumerate(convs) if m.kernel_size == (1, 1)] == [6, 9, 12]
 
