@@ -10,6 +10,7 @@ so that ``resume=True`` without that file does not continue from part-trained we
 from __future__ import annotations
 
 import copy
+import math
 import os
 import weakref
 from collections import OrderedDict
@@ -19,8 +20,9 @@ from pathlib import Path
 import torch
 
 from ._storable import plain_history
-from .checkpoint import (CheckpointSaveError, load_checkpoint, rng_state, save_checkpoint,
-                         set_rng_state)
+from ._first_batch import check_loss_fn
+from .checkpoint import (CheckpointSaveError, check_destination, check_path, load_checkpoint,
+                         rng_state, save_checkpoint, set_rng_state)
 from .history import History
 
 _CHANGED_BY_FIT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> checkpoint
@@ -56,6 +58,15 @@ class Run:
                 "and continuing from them would not be a fresh start. Build the model (and its "
                 "optimizer and scheduler) again and run again; or pass resume=False to go on "
                 "training this model as it is.")
+
+    def open(self, resume: bool, epochs: int) -> None:
+        """Resume from the checkpoint if asked; check that it can be written if epochs are left."""
+        if self.checkpoint is None:
+            return
+        if resume:
+            self.resume()
+        if self.start < epochs:  # a finished run only reads its file, even from a read-only disk
+            check_destination(self.checkpoint, self.model)
 
     def remember(self) -> None:
         """Keep a copy of the state at the end of the last completed epoch (CPU memory)."""
@@ -200,6 +211,20 @@ def attach_history(error: BaseException, history: History) -> None:
 # ---------------------------------------------------------------------------------------------
 # Checks before the first epoch
 
+def check_before_training(model, train_loader, test_loader, loss_fn, optimizer, scheduler,
+                          checkpoint, callbacks: list):
+    """Everything ``fit`` can check before its first batch; returns the checkpoint's file path
+    (:func:`cnnlib.checkpoint.check_path`: ``~`` expanded, a symbolic link written through)."""
+    check_trainable(model)
+    check_loaders(train_loader, test_loader)
+    check_loss_fn(loss_fn)
+    check_optimizer(model, optimizer, scheduler)
+    if checkpoint is not None:
+        checkpoint = check_path(checkpoint)
+    check_callbacks(model, callbacks, checkpoint)
+    return checkpoint
+
+
 def check_fit_arguments(epochs, checkpoint, resume, callbacks) -> list:
     """``fit``'s own arguments; returns the callbacks as a list."""
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 0:
@@ -232,20 +257,30 @@ def check_trainable(model: torch.nn.Module) -> None:
                          f"would have nothing to update: {fix}")
 
 
-LOADER_NAMES = {"train_loader": "training", "test_loader": "test"}
+LOADER_NAMES = {"train_loader": "training", "test_loader": "test", "loader": "evaluation"}
+
+
+def check_loader(name: str, loader, caller: str = "fit") -> int:
+    """``len(loader)``, or a clear error for what is not a loader (a data bundle, a generator)."""
+    if hasattr(loader, "train") and hasattr(loader, "test") and not hasattr(loader, "__iter__"):
+        part = "data.train" if name == "train_loader" else "data.test"
+        raise TypeError(f"{caller} got the whole {type(loader).__name__} (its .train and .test) "
+                        f"as {name}, not one loader: pass {part}")
+    try:
+        return len(loader)
+    except TypeError:
+        raise TypeError(f"{name} must be a loader with a length (a TensorLoader, a torch "
+                        "DataLoader, or a list of (images, labels) batches); got a "
+                        f"{type(loader).__name__}") from None
 
 
 def check_loaders(train_loader, test_loader) -> None:
-    """Empty loaders fail before the first epoch, not with a division by zero after it."""
+    """Empty loaders fail before the first epoch, not with a division by zero after it; so do
+    a test loader that is the training loader and one that would leave images out."""
     for name, loader in (("train_loader", train_loader), ("test_loader", test_loader)):
         if loader is None and name == "test_loader":
             continue
-        try:
-            size = len(loader)
-        except TypeError:
-            raise TypeError(f"{name} must be a loader with a length (a TensorLoader, a torch "
-                            "DataLoader, or a list of (images, labels) batches); got a "
-                            f"{type(loader).__name__}") from None
+        size = check_loader(name, loader)
         if size == 0:
             fix = ("" if name == "train_loader"
                    else "; or pass test_loader=None to train without evaluating")
@@ -253,6 +288,22 @@ def check_loaders(train_loader, test_loader) -> None:
                 f"the {LOADER_NAMES[name]} loader has no batches (len({name}) == 0): its "
                 "dataset is empty, or smaller than one batch with drop_last=True. Check the "
                 f"dataset's size and the batch size{fix}")
+    if test_loader is not None and test_loader is train_loader:
+        raise ValueError("test_loader is the training loader itself: the test accuracy would "
+                         "measure memory, not generalisation (and evaluating would draw from "
+                         "its shuffling). Pass the test split, e.g. data.test, or "
+                         "test_loader=None")
+    if test_loader is not None and getattr(test_loader, "drop_last", False):
+        total = getattr(test_loader, "dataset_size", None)
+        if total is None and hasattr(getattr(test_loader, "dataset", None), "__len__"):
+            total = len(test_loader.dataset)
+        batch = getattr(test_loader, "batch_size", None)
+        left = total - len(test_loader) * batch if total and isinstance(batch, int) else None
+        if left is None or left > 0:
+            some = f"{left} of its {total} images" if left else "its last images"
+            raise ValueError(f"the test loader drops its last, incomplete batch (drop_last=True), "
+                             f"so {some} would never be evaluated: build it with "
+                             "drop_last=False")
 
 
 def check_optimizer(model: torch.nn.Module, optimizer, scheduler) -> None:
@@ -279,3 +330,78 @@ def check_optimizer(model: torch.nn.Module, optimizer, scheduler) -> None:
             + (" (with optimizer=None, fit builds its own SGD): pass the scheduler's optimizer "
                "too, as optimizer=..." if optimizer is None
                else ": build it from the optimizer you pass to fit"))
+
+
+def check_lr(lr) -> float:
+    """The learning rate of the SGD that fit builds: a positive, finite number."""
+    if isinstance(lr, str):
+        raise TypeError(f"lr must be a number, got the string {lr!r}: write lr={lr.strip()}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
+            or lr <= 0:
+        raise ValueError(f"lr must be a positive, finite number (e.g. 0.01), got {lr!r}")
+    return float(lr)
+
+
+def check_callbacks(model: torch.nn.Module, callbacks: list, checkpoint) -> None:
+    """A callback that saves a model saves this one, and no two files of the run are one."""
+    own = {id(p) for p in model.parameters()}
+    for callback in callbacks:
+        other = getattr(callback, "model", None)
+        if isinstance(other, torch.nn.Module) and not any(
+                id(p) in own for p in other.parameters()):
+            raise ValueError(
+                f"{type(callback).__name__} was built for another model than the one fit trains "
+                f"(a {type(other).__name__} that shares no weights with this "
+                f"{type(model).__name__}): it would save weights that were never trained. Build "
+                "it with the model you pass to fit")
+    writers = ([("checkpoint=", checkpoint)] if checkpoint is not None else []) + [
+        (type(c).__name__, getattr(c, "path")) for c in callbacks
+        if isinstance(getattr(c, "path", None), (str, os.PathLike))]
+    seen: dict = {}
+    for name, path in writers:
+        key = os.path.realpath(os.path.expanduser(os.fspath(path)))
+        if key in seen:
+            raise ValueError(
+                f"{seen[key]} and {name} would write the same file, {path}: the one written last "
+                "would replace the other (a model-only file cannot be resumed from). Give each "
+                f"its own path, e.g. {Path(path).with_name(Path(path).stem + '_best.pt')}")
+        seen[key] = name
+
+
+def check_schedule(scheduler, per_batch: bool, steps: int) -> None:
+    """A schedule that counts batches (one-cycle) is stepped per batch and is long enough."""
+    total = getattr(scheduler, "total_steps", None)
+    if scheduler is None or not isinstance(total, int):
+        return
+    name = type(scheduler).__name__
+    if not per_batch:
+        raise ValueError(f"{name} counts optimiser steps ({total:,} in all), but fit would step "
+                         "it once per epoch, so it would never anneal: pass "
+                         "scheduler_per_batch=True")
+    left = total - scheduler.last_epoch
+    if steps > left:
+        raise ValueError(
+            f"the {name} schedule has {left:,} step(s) left, but fit will take {steps:,} (its "
+            f"epochs × the training loader's batches): it would stop with an error mid-run. "
+            "Build it for as many epochs as fit runs, with the same loader: "
+            "one_cycle(model, train_loader, epochs, max_lr)")
+
+
+def check_epoch_finite(row: dict, model: torch.nn.Module, saved) -> None:
+    """A finished epoch's losses and the model's weights are finite, or the run stops before
+    the epoch is recorded or saved: a step can diverge after the last loss check of an epoch."""
+    bad = [key for key in ("train_loss", "test_loss")
+           if key in row and not math.isfinite(row[key])]
+    finite = [torch.isfinite(p.detach()).all() for p in model.parameters()
+              if p.is_floating_point()]
+    if finite and not bool(torch.stack(finite).all()):  # one device sync per epoch
+        bad.append("weights")
+    if bad:
+        kept = ("no checkpoint was written" if saved is None
+                else f"the checkpoint still holds epoch {saved}")
+        values = ", ".join(f"{key} {row[key]}" for key in bad if key in row)
+        raise FloatingPointError(
+            f"epoch {row['epoch']} ended with non-finite {' and '.join(bad)}"
+            + (f" ({values})" if values else "") + ": the training diverged (in its last steps, "
+            "after the loss was checked). It was neither recorded nor saved; " + kept + ". "
+            "Lower the learning rate, check the data, and train again")

@@ -20,14 +20,19 @@ class StopTraining(Exception):
 class BestCheckpoint:
     """A ``fit`` callback: save the model whenever ``key`` (default ``test_acc``) beats its best.
 
+    Better is higher for an accuracy (a key ending in ``acc``) and lower for a loss (ending in
+    ``loss``); for any other key, say which with ``higher=True`` or ``higher=False``.
+
     The file is a :mod:`cnnlib.checkpoint` checkpoint (atomic write, safe load) whose ``extra``
     holds what inference needs besides the weights: class names, normalisation statistics.
     The path and ``extra`` are checked when it is made, before any training: a folder that
     cannot be written, or an ``extra`` no checkpoint can hold, fails at once.
     """
 
-    def __init__(self, path, model: torch.nn.Module, key: str = "test_acc", extra=None):
+    def __init__(self, path, model: torch.nn.Module, key: str = "test_acc", extra=None,
+                 higher: bool | None = None):
         self.path, self.model, self.key = check_destination(path, model), model, key
+        self.higher = better_direction(key, higher)
         self.extra = plain_values(extra, "extra", self.path, "extra")
         self.best, self.epoch = None, None
 
@@ -37,7 +42,7 @@ class BestCheckpoint:
                            f"key (its keys: {sorted(history.last)}): pass a test loader to fit, "
                            "or choose another key, e.g. BestCheckpoint(..., key='train_acc')")
         value = history.last[self.key]
-        if self.best is None or value > self.best:
+        if self.best is None or (value > self.best if self.higher else value < self.best):
             save_checkpoint(self.path, model=self.model, epoch=epoch, history=history,
                             extra=self.extra)
             self.best, self.epoch = value, epoch
@@ -45,4 +50,22 @@ class BestCheckpoint:
     def __repr__(self) -> str:
         if self.best is None:
             return f"BestCheckpoint({self.path}: nothing saved yet)"
-        return f"best {self.key} {self.best:.2%} at epoch {self.epoch}, saved to {self.path}"
+        shown = f"{self.best:.2%}" if self.key.endswith("acc") else f"{self.best:.4g}"
+        return f"best {self.key} {shown} at epoch {self.epoch}, saved to {self.path}"
+
+
+def better_direction(key: str, higher: bool | None) -> bool:
+    """Whether a higher ``key`` is better: as given, else from its name (``*acc``: higher,
+    ``*loss``: lower); another key must say which."""
+    if higher is not None:
+        if not isinstance(higher, bool):
+            raise TypeError(f"higher must be True or False, got {higher!r}")
+        return higher
+    if not isinstance(key, str):
+        raise TypeError(f"key must be a history key such as 'test_acc', got {key!r}")
+    if key.endswith("acc"):
+        return True
+    if key.endswith("loss"):
+        return False
+    raise ValueError(f"BestCheckpoint cannot tell whether a higher {key!r} is better: say so "
+                     "with higher=True (an accuracy, a score) or higher=False (a loss, an error)")

@@ -102,7 +102,7 @@ def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
     """
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
-    path = Path(path)
+    path = check_path(path)
     extra = plain_values(extra, "extra", path, "extra")
     rows = plain_history(history, path)
     weights = model.state_dict()
@@ -129,17 +129,32 @@ def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
 
 
 def check_path(path) -> Path:
-    """``path`` as a ``Path``, if it can name a checkpoint file: a str or path, not a folder."""
+    """The file a checkpoint at ``path`` is written to: the one place that checks such a path.
+
+    ``~`` is expanded (``"~/runs/x.pt"`` is in your home folder, not in a folder named ``~``);
+    a folder, or a path that ends with a separator (``"runs/"``), is refused; a symbolic link
+    (a file on Google Drive linked into the working folder) is written through: the path of
+    the file it points to is returned, so that a save replaces that file and the link stays.
+    """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"checkpoint must be a file path (a str or pathlib.Path), got a "
                         f"{type(path).__name__}: {path!r}")
-    if not str(path).strip():
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        raise TypeError(f"checkpoint must be a str or pathlib.Path, got bytes: {text!r}")
+    if not text.strip():
         raise ValueError("checkpoint is an empty path: give a file path such as 'runs/run.pt', "
                          "or checkpoint=None to train without one")
-    path = Path(path)
+    if text.endswith(("/", os.sep)):
+        raise _os_error(errno.EISDIR, f"checkpoint={text!r} ends with a separator, so it names a "
+                                      "folder, not a file: give the path of a file in it, such "
+                                      f"as {str(Path(text) / 'run.pt')!r}")
+    path = Path(text).expanduser()
     if path.is_dir():
-        raise _os_error(errno.EISDIR, f"checkpoint={str(path)!r} is a folder, not a file: give "
+        raise _os_error(errno.EISDIR, f"checkpoint={text!r} is a folder, not a file: give "
                                       f"the path of a file in it, such as {str(path / 'run.pt')!r}")
+    if path.is_symlink():
+        return Path(os.path.realpath(path))
     return path
 
 
@@ -333,7 +348,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     model and optimiser live. A truncated, damaged or edited file is a :class:`CheckpointError`
     that says the file is corrupted.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     if path.is_dir():
         raise _os_error(errno.EISDIR, f"{path} is a folder, not a checkpoint file: give the path "
                                       "of the file in it (such as .../run.pt)")

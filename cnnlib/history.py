@@ -26,7 +26,19 @@ class History:
         return self.rows[-1] if self.rows else {}
 
     def best(self, key: str = "test_acc") -> dict:
-        return max(self.rows, key=lambda row: row[key])
+        """The row with the best ``key``: the highest accuracy, or the lowest loss (a key that
+        ends in ``loss``)."""
+        if not self.rows:
+            raise ValueError(f"the history is empty, so it has no best {key!r}: train first "
+                             "(fit returns the history of the epochs it ran)")
+        rows = [row for row in self.rows if row.get(key) is not None]
+        if not rows:
+            hint = (": pass a test loader to fit, or use 'train_acc'" if key.startswith("test")
+                    else "")
+            raise KeyError(f"the history has no {key!r}; its keys are {sorted(self.rows[0])}"
+                           f"{hint}")
+        pick = min if key.endswith("loss") else max
+        return pick(rows, key=lambda row: row[key])
 
     def __repr__(self) -> str:
         keys = [k for k in ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr",

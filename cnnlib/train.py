@@ -21,10 +21,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._run import (Run, attach_history, check_fit_arguments, check_loaders, check_optimizer,
-                   check_trainable)
+from ._first_batch import (check_inputs, check_loss_fn, check_outputs, check_test_labels,
+                           first_loss)
+from ._run import (Run, attach_history, check_before_training, check_epoch_finite,
+                   check_fit_arguments, check_loader, check_lr, check_schedule)
 from .callbacks import StopTraining
-from .checkpoint import check_destination, check_path
 from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
                    restore_backend_flags, set_backend_flags, settings_for, to_device)
 from .history import History, epochs_to_reach  # noqa: F401  (epochs_to_reach: chapters' import)
@@ -65,12 +66,16 @@ def evaluate(model: torch.nn.Module, loader, loss_fn=F.cross_entropy, *,
     ``fast`` settings (default: on for CUDA), in batches of ``fast.eval_batch_size`` for a tensor
     loader made for evaluation.
     """
+    check_loss_fn(loss_fn)
+    check_loader("loader", loader, "evaluate")
     model.eval()
     device = model_device(model)
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.int64)
     count = 0
     for logits, y in eval_outputs(model, loader, settings_for(device, fast)):
+        if count == 0:
+            check_outputs(logits, y)
         total_loss += loss_fn(logits.float(), y, reduction="sum")
         correct += (logits.argmax(1) == y).sum()
         count += len(y)
@@ -190,21 +195,19 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     """
     callbacks = check_fit_arguments(epochs, checkpoint, resume, callbacks)
     device = model_device(model)  # a clear error for a model without parameters or buffers
-    check_trainable(model)
-    check_loaders(train_loader, test_loader)
+    checkpoint = check_before_training(model, train_loader, test_loader, loss_fn, optimizer,
+                                       scheduler, checkpoint, callbacks)
     fast = settings_for(device, fast)  # every speed switch: see cnnlib/fast.py
-    check_optimizer(model, optimizer, scheduler)
-    optimizer = optimizer or make_optimizer(model, "sgd", lr=lr, momentum=0.9, fast=fast)
+    optimizer = optimizer or make_optimizer(model, "sgd", lr=check_lr(lr), momentum=0.9,
+                                            fast=fast)
     steps = TrainingSteps(prepare(model, device, fast), optimizer, loss_fn, device, fast,
-                          scheduler if scheduler_per_batch else None, _show(progress))
+                          scheduler if scheduler_per_batch else None, _show(progress),
+                          classes=getattr(train_loader, "num_classes", None),
+                          test_loader=test_loader)
     loaders = [loader for loader in (train_loader, test_loader) if hasattr(loader, "state_dict")]
     run = Run(model, optimizer, scheduler, loaders, checkpoint)
-    if checkpoint is not None:
-        check_path(checkpoint)
-        if resume:
-            run.resume()
-        if run.start < epochs:  # a finished run only reads its file, even from a read-only disk
-            check_destination(checkpoint, model)
+    run.open(resume, epochs)
+    check_schedule(scheduler, scheduler_per_batch, (epochs - run.start) * len(train_loader))
     steps.at = (run.start, 0)
     run.remember()
     flags = set_backend_flags(fast)
@@ -219,6 +222,7 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
                 run.phase = "evaluating"
                 result = evaluate(steps.net, test_loader, loss_fn, fast=fast)
                 row.update(test_loss=result["loss"], test_acc=result["acc"])
+            check_epoch_finite(row, model, run.saved)
             run.complete({**row, "lr": lr_now, "seconds": time.perf_counter() - start})
             run.save(epoch)
             run.call_back(callbacks, epoch)
@@ -249,6 +253,8 @@ class TrainingSteps:
     progress: bool = False
     at: tuple[int, int] = (0, 0)  # (epoch, step) reached, for the message after Ctrl-C
     taken: int = 0  # optimiser steps taken: did this fit call change the model?
+    classes: int | None = None  # the data's number of classes, when the loader says it
+    test_loader: object = None  # its labels are checked against the model's outputs
 
     def __post_init__(self):
         self.scaler = grad_scaler(self.device, self.fast)  # fp16 only; else passes calls through
@@ -267,9 +273,12 @@ class TrainingSteps:
         for step, (x, y) in enumerate(bar, 1):
             self.at = (epoch, step)
             x, y = to_device(x, y, self.device, self.fast)
+            if not self.taken:  # the first batch of this fit call: does the model fit the data?
+                check_inputs(self.net, x)
             with autocast(self.device, self.fast):
                 logits = self.net(x)
-                loss = self.loss_fn(logits.float(), y)
+                loss = (self.loss_fn(logits.float(), y) if self.taken
+                        else self.first_loss(logits, y))
             total_loss.add_(loss.detach(), alpha=len(y))
             if step % self.check_every == 0 or step == len(loader):
                 last_finite = _check_finite(total_loss, loss, epoch, step, lr, last_finite)
@@ -289,9 +298,24 @@ class TrainingSteps:
         return {"train_loss": total_loss.item() / count, "train_acc": correct / count}
 
 
+    def first_loss(self, logits, y) -> torch.Tensor:
+        """The first batch's loss, after its output is checked against the labels (and the test
+        loader's labels): every mismatch is a clear error before the first step."""
+        check_outputs(logits, y, self.classes)
+        if self.test_loader is not None:
+            check_test_labels(self.test_loader, logits.shape[-1])
+        return first_loss(self.loss_fn, logits, y)
+
+
+OFF = ("0", "false", "no", "off", "")
+
+
 def _show(progress: bool | None) -> bool:
-    """Progress bars: as asked, else unless the environment says ``CNNLIB_PROGRESS=0``."""
-    return os.environ.get("CNNLIB_PROGRESS", "1") != "0" if progress is None else progress
+    """Progress bars: as asked, else unless the environment says ``CNNLIB_PROGRESS=0`` (or
+    ``false``, ``no``, ``off``, in any case)."""
+    if progress is not None:
+        return progress
+    return os.environ.get("CNNLIB_PROGRESS", "1").strip().lower() not in OFF
 
 
 def _check_every(device: torch.device) -> int:

@@ -16,6 +16,8 @@ module per step, every name importable from here (``cnnlib.folders.scan_folder``
     duplicates  find_duplicates: exact copies (SHA-256 of the bytes) and near copies (a
                 perceptual hash, dhash) among a scan's files
     clean       normalise_images writes a clean copy: RGB, upright, one size, duplicates left out
+    outputs     where a step writes: never into what it reads; overwrite=True deletes only a
+                folder that cnnlib wrote
     load        checked_image_folder loads a folder like torchvision's ImageFolder, but
                 undecodable files raise an error or are skipped with a warning, naming them,
                 never silently; stable_split splits by file hash (and warns when a class

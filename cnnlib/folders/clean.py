@@ -11,7 +11,8 @@ from pathlib import Path
 from PIL import Image
 
 from .._args import whole_number
-from .files import load_rgb, prepare_output
+from .files import load_rgb
+from .outputs import check_apart, prepare_output
 from .scan import FolderScan
 
 
@@ -34,9 +35,13 @@ def normalise_images(scan: FolderScan, out, *, size: int = 32, exclude=(),
     ``Duplicates.redundant()``) are left out. Images are read with :func:`load_rgb`, so 16-bit
     and float images are written scaled to 8 bits, not clipped. Returns
     ``{source path: written path}``, both absolute.
+
+    ``out`` must lie outside the scanned folder (not it, not inside it, not holding it); with
+    ``overwrite=True`` an existing ``out`` is deleted only if cnnlib wrote it
+    (:mod:`cnnlib.folders.outputs`): a folder of your own is refused, never deleted.
     """
     whole_number("size", size, 1, meaning="it is the side of the square images to write")
-    out = Path(out)
+    out = check_apart(out, scan.root)
     prepare_output(out, overwrite)
     exclude = {Path(p).absolute() for p in exclude}
     written: dict[Path, Path] = {}

@@ -10,7 +10,6 @@ hold the same bytes.
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -99,16 +98,6 @@ def image_tensor(path, upright: bool = True) -> torch.Tensor:
     ``plots.show_images``."""
     array = np.asarray(load_rgb(path, upright=upright))
     return torch.from_numpy(array.copy()).permute(2, 0, 1)
-
-
-def prepare_output(root: Path, overwrite: bool) -> None:
-    """An empty folder ``root`` to write into; a non-empty one is only deleted if asked to."""
-    if root.exists() and any(root.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"{root} exists and is not empty; pass overwrite=True to delete "
-                                  "it and write it again, or choose another folder")
-        shutil.rmtree(root)
-    root.mkdir(parents=True, exist_ok=True)
 
 
 def open_as(path, mode: str) -> Image.Image:

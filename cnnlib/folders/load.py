@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import unicodedata
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -113,9 +114,14 @@ class CheckedImageFolder(ImageFolder):
     ignored: list = []
 
     def find_classes(self, directory):
-        classes = sorted(e.name for e in os.scandir(directory)
+        """Class names in Unicode's composed form (NFC): "café" typed on Linux and "café" as
+        macOS stores it (NFD) are one class, whose folders' images are all loaded under it.
+        ``class_to_idx`` maps each folder name as it is on disk to its class's index."""
+        folders = sorted(e.name for e in os.scandir(directory)
                          if e.is_dir() and not e.name.startswith("."))
-        return classes, {c: i for i, c in enumerate(classes)}
+        classes = sorted({unicodedata.normalize("NFC", name) for name in folders})
+        index = {c: i for i, c in enumerate(classes)}
+        return classes, {name: index[unicodedata.normalize("NFC", name)] for name in folders}
 
 
 def checked_image_folder(root, transform=None, *, on_error: str = "raise", scan=None,

@@ -9,6 +9,7 @@ are not images, and the hidden or empty folders that ImageFolder would take for 
 from __future__ import annotations
 
 import os
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,11 +132,31 @@ def check_image(path) -> dict:
         return {"error": f"{type(error).__name__}: {message}"}
 
 
+def _not_a_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file (a link to nothing, a FIFO, a socket), or None.
+
+    Opening a FIFO would wait for a writer forever, so these are never opened."""
+    try:
+        info = path.stat()
+    except OSError as error:
+        target = os.readlink(path) if path.is_symlink() else None
+        return (f"a symbolic link to {target}, which does not exist" if target is not None
+                else f"cannot be read ({error.strerror or error})")
+    if stat.S_ISREG(info.st_mode):
+        return None
+    kind = ("a named pipe (FIFO)" if stat.S_ISFIFO(info.st_mode) else "a socket"
+            if stat.S_ISSOCK(info.st_mode) else "a device" if stat.S_ISCHR(info.st_mode)
+            or stat.S_ISBLK(info.st_mode) else "not a regular file")
+    return f"{kind}, not a file: it was not opened"
+
+
 def scan_folder(root) -> FolderScan:
     """Open every file under ``root`` (walked in sorted order) and record what it is.
 
     Files without an image extension, and hidden files, are "not_image" and are not opened;
-    the rest are checked with :func:`check_image`. Hidden folders (``.ipynb_checkpoints``) and
+    the rest are checked with :func:`check_image`. What is not a regular file (a symbolic link
+    to nothing, a named pipe, a socket) is never opened: with an image name it is "corrupt",
+    with the reason, otherwise "not_image". Hidden folders (``.ipynb_checkpoints``) and
     folders with no files are listed too: ``ImageFolder`` would take them for classes.
     """
     root = Path(root)
@@ -155,9 +176,13 @@ def scan_folder(root) -> FolderScan:
             parts = rel.split("/")
             split = parts[0] if holds_splits and len(parts) > 1 else ""
             label = parts[-2] if len(parts) > (2 if holds_splits else 1) else ""
+            special = _not_a_file(path)
             record = FileRecord(path.absolute(), rel, split, label, "not_image",
-                                path.stat().st_size)
-            if is_image_name(path):
+                                0 if special else path.stat().st_size)
+            if special:
+                record.status = "corrupt" if is_image_name(path) else "not_image"
+                record.error = special
+            elif is_image_name(path):
                 found = check_image(path)
                 record.status = "corrupt" if "error" in found else "ok"
                 for key, value in found.items():

@@ -20,8 +20,8 @@ from PIL import Image
 from .._args import whole_number
 from ..tables import format_table
 from .duplicates import Duplicates
-from .files import (EXIF_ORIENTATION, is_image_name, open_as, prepare_output, relative_name,
-                    split_folders)
+from .files import EXIF_ORIENTATION, is_image_name, open_as, relative_name, split_folders
+from .outputs import prepare_output
 from .scan import FolderScan
 
 
@@ -50,7 +50,8 @@ def export_image_folder(images: torch.Tensor, labels, classes, root, *, ids=None
     """Write uint8 ``N x C x H x W`` images as ``root/<class>/img_<id>.<format>``; return the paths.
 
     ``ids`` name the files (default ``0..N-1``; pass the dataset indices to keep provenance).
-    With ``overwrite=True`` an existing ``root`` is deleted first.
+    With ``overwrite=True`` an existing ``root`` is deleted first, if cnnlib wrote it
+    (:func:`cnnlib.folders.outputs.prepare_output`; a folder of your own is refused).
     """
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] not in (1, 3):
         raise TypeError(f"images must be a uint8 N x C x H x W tensor with 1 or 3 channels, got "
