@@ -1,4 +1,8 @@
-"""Datasets of the book, read through torchvision's own dataset classes, as uint8 tensors.
+"""Datasets of the book, in torchvision's layout and read as torchvision reads them, as
+uint8 tensors: MNIST and Fashion-MNIST through torchvision's dataset classes; CIFAR-10's
+batch files of the one split asked for directly, each checked against its md5 once per
+process (the class checks all seven files at every call). torchvision downloads what is
+missing.
 
 The data root is ``$CNNLIB_DATA`` (default ``~/.cache/cnnlib/data``). A missing dataset is
 downloaded when the machine is online; offline, you get an error naming the dataset, the folder
@@ -9,9 +13,11 @@ what to delete. Nothing here ever substitutes fake data.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torchvision
 from torchvision.datasets.utils import check_integrity
@@ -112,15 +118,67 @@ def verify_dataset(name: str, root=None) -> None:
     damaged = [path for path, md5 in dataset_files(name, root)
                if path.is_file() and not check_integrity(str(path), md5)]
     if damaged:
-        files = "\n".join(f"  {path.absolute()} ({path.stat().st_size:,} bytes)"
-                          for path in damaged)
-        one = len(damaged) == 1
-        this, it = ("this file", "it") if one else (f"these {len(damaged)} files", "them")
-        raise DatasetUnavailableError(
-            f"{dataset_info(name).torchvision_class}: {this} in the data root "
-            f"{'is' if one else 'are'} damaged (the md5 is not the published one: a download cut "
-            f"short, or a disk error):\n{files}\nFix: delete {it} and run again to re-download "
-            f"{it} (offline: put an intact copy there).")
+        raise _damaged_error(name, damaged)
+
+
+def _damaged_error(name: str, damaged: list[Path]) -> DatasetUnavailableError:
+    """The error that names damaged files of a dataset and says what to delete."""
+    files = "\n".join(f"  {path.absolute()} ({path.stat().st_size:,} bytes)"
+                      for path in damaged)
+    one = len(damaged) == 1
+    this, it = ("this file", "it") if one else (f"these {len(damaged)} files", "them")
+    return DatasetUnavailableError(
+        f"{dataset_info(name).torchvision_class}: {this} in the data root "
+        f"{'is' if one else 'are'} damaged (the md5 is not the published one: a "
+        f"download cut short, or a disk error):\n{files}\nFix: delete {it} and run "
+        f"again to re-download {it} (offline: put an intact copy there).")
+
+
+# Files whose md5 was found intact in this process, as (path, size, mtime): CIFAR-10
+# is checked before it is unpickled, once per file, not at every load (0.26 s for six).
+_INTACT: set[tuple[str, int, int]] = set()
+
+
+def _file_key(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns
+
+
+def _intact(path: Path, md5: str) -> bool:
+    key = _file_key(path)
+    if key not in _INTACT:
+        if not check_integrity(str(path), md5):
+            return False
+        _INTACT.add(key)
+    return True
+
+
+def _read_cifar(train: bool, root=None):
+    """One CIFAR-10 split as ``(images, labels)``, reading its own batch files only.
+
+    torchvision's ``CIFAR10`` checks the md5 of all seven files each time it is built
+    (both splits and the class names) before reading its split. Here each batch file of
+    the split is checked once per process, then unpickled (only a file with the
+    published md5 is unpickled). ``None`` when a file is missing: torchvision downloads
+    it.
+    """
+    cls = torchvision.datasets.CIFAR10
+    folder = data_root(root) / cls.base_folder
+    batches = [(folder / file, md5) for file, md5 in (cls.train_list if train
+                                                      else cls.test_list)]
+    if not all(path.is_file() for path, _ in batches):
+        return None
+    damaged = [path for path, md5 in batches if not _intact(path, md5)]
+    if damaged:
+        raise _damaged_error("cifar10", damaged)
+    images, labels = [], []
+    for path, _ in batches:
+        with open(path, "rb") as file:
+            entry = pickle.load(file, encoding="latin1")
+        images.append(entry["data"])  # 10,000 x 3072: each row is C x H x W
+        labels += entry["labels"]
+    pixels = torch.from_numpy(np.concatenate(images)).view(-1, 3, 32, 32)
+    return pixels, torch.tensor(labels, dtype=torch.int64)
 
 
 def torchvision_dataset(name: str, train: bool = True, root=None, transform=None,
@@ -170,17 +228,26 @@ def load_tensors(name: str, train: bool = True, root=None,
     dataset, images of the dataset's shape. A label file with damaged bytes but an intact
     layout reads without error in torchvision; here it raises, naming the damaged file.
     """
-    ds = torchvision_dataset(name, train=train, root=root, verify=verify)
+    info = dataset_info(name)
+    if verify:
+        verify_dataset(name, root)
+    split = _read_cifar(train, root) if info.torchvision_class == "CIFAR10" else None
+    if split is None:  # the MNIST family, or CIFAR-10 to download: through torchvision
+        split = _from_torchvision(torchvision_dataset(name, train=train, root=root))
+    images, labels = split
+    problem = _split_problem(info, images, labels)
+    if problem:
+        _raise_damaged_split(name, train, root, problem)
+    return images.contiguous(), labels
+
+
+def _from_torchvision(ds) -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.as_tensor(ds.data)
     if images.ndim == 3:  # MNIST-like: N x H x W
         images = images.unsqueeze(1)
     else:  # CIFAR: N x H x W x C
         images = images.permute(0, 3, 1, 2)
-    labels = torch.as_tensor(ds.targets, dtype=torch.int64)
-    problem = _split_problem(dataset_info(name), images, labels)
-    if problem:
-        _raise_damaged_split(name, train, root, problem)
-    return images.contiguous(), labels
+    return images, torch.as_tensor(ds.targets, dtype=torch.int64)
 
 
 def _split_problem(info: DatasetInfo, images: torch.Tensor, labels: torch.Tensor) -> str:
@@ -305,14 +372,14 @@ def load_data(name: str, run: RunSettings, batch_size: int = 128, augment: bool 
         verify_dataset(name, root)
     x_train, y_train = load_tensors(name, train=True, root=root)
     x_test, y_test = load_tensors(name, train=False, root=root)
-    if pad_to is not None:
-        x_train, x_test = pad_images(x_train, pad_to), pad_images(x_test, pad_to)
-    mean, std = channel_stats(x_train)  # from all the training data, never the test data
+    mean, std = _training_stats(name, root, pad_to, x_train)  # never the test data
     quick = run.quick
     n_train = _split_size("train_size", train_size, len(y_train), QUICK_TRAIN if quick else None)
     n_test = _split_size("test_size", test_size, len(y_test), QUICK_TEST if quick else None)
     x_train, y_train = subset(x_train, y_train, n_train, seed=run.seed)
     x_test, y_test = subset(x_test, y_test, n_test, seed=run.seed + 1)
+    if pad_to is not None:  # after the subset: the same images, fewer to pad
+        x_train, x_test = pad_images(x_train, pad_to), pad_images(x_test, pad_to)
     classes = len(info.classes)
     train = TensorLoader(x_train, y_train, batch_size=batch_size, shuffle=True, augment=augment,
                          mean=mean, std=std, device=run.device, seed=run.seed,
@@ -320,6 +387,23 @@ def load_data(name: str, run: RunSettings, batch_size: int = 128, augment: bool 
     test = TensorLoader(x_test, y_test, batch_size=eval_batch_size, shuffle=False, augment=False,
                         mean=mean, std=std, device=run.device, seed=run.seed, num_classes=classes)
     return DataBundle(train, test, info.classes, mean, std, tuple(x_train.shape[1:]))
+
+
+# Channel statistics of whole training splits, by dataset, padding and the files (path,
+# size, time): a notebook that loads a dataset five times counts its pixels once.
+_STATS: dict[tuple, tuple[tuple[float, ...], tuple[float, ...]]] = {}
+
+
+def _training_stats(name: str, root, pad_to: int | None, images: torch.Tensor):
+    """:func:`channel_stats` of the whole training split ``images`` (padded to
+    ``pad_to``), computed once per process for the same files."""
+    files = tuple(_file_key(path) for path, _ in dataset_files(name, root)
+                  if path.is_file())
+    key = (dataset_info(name).name, pad_to, files)
+    if key not in _STATS:
+        padded = images if pad_to is None else pad_images(images, pad_to)
+        _STATS[key] = channel_stats(padded)
+    return _STATS[key]
 
 
 def _check_loader_arguments(batch_size, eval_batch_size, pad_to, train_size, test_size) -> None:

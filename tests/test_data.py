@@ -212,3 +212,92 @@ def test_missing_dataset_in_a_root_reported_not_writable(tmp_path, monkeypatch, 
         load_tensors("mnist", root=root)
     assert str(root) in str(info.value) and "CNNLIB_DATA" in str(info.value)
     assert not offline and list(root.iterdir()) == []  # it did not try to download into it
+
+
+# --- quick mode reads what it uses: CIFAR-10's batch files, its statistics once --------------
+
+@pytest.fixture
+def fresh_caches(monkeypatch):
+    """A process that has read nothing yet: no file known intact, no statistics counted."""
+    from cnnlib import data
+
+    monkeypatch.setattr(data, "_INTACT", set())
+    monkeypatch.setattr(data, "_STATS", {})
+
+
+@pytest.fixture
+def opened(monkeypatch, data_dir):
+    """The names of the CIFAR-10 files opened (each opening counted), and the number of
+    channel_stats calls."""
+    import builtins
+
+    from cnnlib import data
+
+    folder = (data_dir / "cifar-10-batches-py").resolve()
+    log = {"files": [], "stats": 0}
+    real_open, real_stats = builtins.open, data.channel_stats
+
+    def spy_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)) and os.path.dirname(
+                os.path.realpath(file)) == str(folder):
+            log["files"].append(os.path.basename(file))
+        return real_open(file, *args, **kwargs)
+
+    def spy_stats(images):
+        log["stats"] += 1
+        return real_stats(images)
+
+    monkeypatch.setattr(builtins, "open", spy_open)
+    monkeypatch.setattr(data, "channel_stats", spy_stats)
+    return log
+
+
+TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
+
+
+def test_a_cifar10_split_reads_its_own_batch_files_only(fresh_caches, opened, data_dir):
+    load_tensors("cifar10", train=False, root=data_dir)
+    assert opened["files"] == ["test_batch"] * 2  # its md5, then its pixels
+    opened["files"].clear()
+    load_tensors("cifar10", train=False, root=data_dir)
+    assert opened["files"] == ["test_batch"]  # the md5 is checked once per process
+
+
+def test_quick_cifar10_load_data_reads_each_batch_once_and_counts_the_pixels_once(
+        fresh_caches, opened, data_dir):
+    run = RunSettings("quick", CPU)
+    first = load_data("cifar10", run, root=data_dir)
+    assert sorted(opened["files"]) == sorted(2 * (TRAIN_BATCHES + ["test_batch"]))
+    assert opened["stats"] == 1  # batches.meta (the class names) is never read
+    opened["files"].clear()
+    again = load_data("cifar10", run, root=data_dir)
+    assert sorted(opened["files"]) == sorted(TRAIN_BATCHES + ["test_batch"])
+    assert opened["stats"] == 1  # the statistics of the first call, reused
+    assert (again.mean, again.std) == (first.mean, first.std)
+    assert torch.equal(again.train.images, first.train.images)
+    padded = load_data("cifar10", run, root=data_dir, pad_to=36)
+    assert opened["stats"] == 2 and padded.mean != first.mean  # other padding: counted
+
+
+@pytest.mark.parametrize("pad_to", [None, 40])
+def test_quick_cifar10_load_data_gives_what_torchvision_and_the_whole_split_give(
+        fresh_caches, data_dir, pad_to):
+    """The same tensors as before the direct read: torchvision's pixels and labels, the
+    statistics of the whole (padded) training split, the subsets of the same seeds."""
+    def split(train):
+        ds = torchvision.datasets.CIFAR10(str(data_dir), train=train, download=False)
+        images = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+        return images, torch.tensor(ds.targets)
+
+    (x_train, y_train), (x_test, y_test) = split(True), split(False)
+    if pad_to:
+        x_train, x_test = pad_images(x_train, pad_to), pad_images(x_test, pad_to)
+    run = RunSettings("quick", CPU, seed=5)
+    data = load_data("cifar10", run, root=data_dir, pad_to=pad_to)
+    assert (data.mean, data.std) == channel_stats(x_train)
+    for loader, images, labels, seed in ((data.train, x_train, y_train, 5),
+                                         (data.test, x_test, y_test, 6)):
+        index = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+        index = index[:loader.dataset_size]
+        assert torch.equal(loader.images, images[index])
+        assert torch.equal(loader.labels, labels[index])
