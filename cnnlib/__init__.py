@@ -20,6 +20,8 @@ Every module has one job; CONTRIBUTING.md has the map of which may import which.
 - drills: the whiteboard checker; colab: how answer cells behave in Colab; notebook: numbers
   glued into a page's prose
 - callbacks: what ``fit`` calls after each epoch (``StopTraining``, ``BestCheckpoint``)
+- records: the runs of the chapters' experiments (``python -m cnnlib.experiments`` makes them;
+  that module is imported only when run, so that it starts without runpy's warning)
 - bench, recipes: measured speed (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``);
   results: the machine, its peak FLOP/s and the result files; reports: the tables of those runs
 """
@@ -42,7 +44,7 @@ from .train import StopTraining, evaluate, fit, predict, predict_probs
 # (except ``summary``: ``cnnlib.summary`` is the function, the module of the same name holds it).
 from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratch,  # noqa: E402
                data, diagnose, drills, fast, folders, history, layers, loader, models, notebook,
-               optim, plots, recipes, reports, results, settings, tables, train)
+               optim, plots, recipes, records, reports, results, settings, tables, train)
 
 __all__ = [
     "__version__",

@@ -1,5 +1,5 @@
 """Recorded runs as text: the tables of one bench run, the lines of one recipe run, any list,
-and one device against another.
+one device against another, and an experiment's arms over their seeds.
 
 The JSON files of ``python -m cnnlib.bench`` and ``python -m cnnlib.recipes`` hold every number;
 these functions only lay them out, so the book's appendix prints the same tables from the files
@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import re
 
+from . import records
+from .history import spread
 from .results import format_flops, format_rate, format_ratio
+from .tables import format_table
 
 
 def overhead_pairs(overhead: dict) -> list[float]:
@@ -169,3 +172,32 @@ def achieved_rows(results: list[dict], model: str = "alexnet_cifar") -> list[dic
                      "img/s": f"{m['train']['book_images_per_s']:.0f}",
                      "achieved": f"{achieved / 1e9:.0f}"})
     return rows
+
+
+def format_experiment(record: dict, metrics=("final_train_error", "final_test_error"),
+                      pilot: bool = False) -> str:
+    """An experiment record as a table: per arm, its seeds, each metric as mean ± sd with the
+    lowest and highest seed, and its training time; headed by the budget and the hardware."""
+    chosen = records.runs(record, pilot=pilot)
+    if not chosen:
+        raise ValueError(f"the record {record.get('name')!r} has no "
+                         f"{'pilot ' if pilot else ''}runs")
+    devices = sorted({f"{r['device']}, {r.get('threads') or '?'} thread(s)" for r in chosen})
+    dates = sorted({r.get("date", "?") for r in chosen})
+    budget = chosen[0]
+    head = (f"{record['name']}{' (pilot)' if pilot else ''}: {budget['train_size']:,} training "
+            f"images at {budget.get('image_size', '?')}×{budget.get('image_size', '?')}, "
+            f"{budget['epochs']} epochs ({budget.get('steps', '?')} steps); "
+            f"{'; '.join(devices)}; {' to '.join(dict.fromkeys([dates[0], dates[-1]]))}")
+    rows = []
+    for arm in records.arms(record, pilot):
+        arm_runs = records.runs(record, arm, pilot)
+        row = {"arm": arm, "seeds": ", ".join(str(r["seed"]) for r in arm_runs)}
+        for metric in metrics:
+            values = records.metric_values(record, arm, metric, pilot)
+            label = metric.replace("final_", "").replace("_", " ") + " (%)"
+            row[label] = spread(values, "{:.1f}", short=True) + (
+                f" [{min(values):.1f}, {max(values):.1f}]" if len(values) > 1 else "")
+        row["minutes"] = f"{sum(r['seconds'] for r in arm_runs) / 60:.0f}"
+        rows.append(row)
+    return head + "\n" + format_table(rows)

@@ -13,6 +13,7 @@ as ``plots.show_images(...)``; the modules group them by what they show:
 - confusion: the confusion matrix and the most-confused pairs
 - convolution: a convolution's sliding window, drawn and animated (``animate_conv``,
   ``animate_pooling``), LRN's effect
+- experiments: an experiment's record, each arm's seeds as a band around their mean
 - architecture: residual blocks drawn as diagrams, and any model's layers with their output
   shapes from one forward pass (``architecture``; AlexNet's two GPUs, ResNet's shortcuts)
 """
@@ -24,6 +25,7 @@ from .convolution import (HtmlAnimation, animate_conv, animate_pooling, plot_con
 from .curves import (plot_activations, plot_class_counts, plot_history, plot_loss_curves,
                      plot_lr_range_test, plot_receptive_fields, plot_runs,
                      plot_value_histograms)
+from .experiments import plot_record
 from .images import (feature_maps, show_feature_maps, show_images, show_kernel_responses,
                      show_kernels, show_misclassified, show_prediction)
 from .speed import plot_throughput, plot_time_to_accuracy
@@ -32,6 +34,6 @@ __all__ = ["BLOCKS", "HtmlAnimation", "animate_conv", "animate_pooling", "archit
            "confusion_matrix", "draw_blocks", "feature_maps", "most_confused",
            "plot_activations", "plot_class_counts", "plot_confusion_matrix", "plot_conv_sliding",
            "plot_history", "plot_loss_curves", "plot_lr_range_test", "plot_lrn_effect",
-           "plot_receptive_fields", "plot_runs", "plot_throughput", "plot_time_to_accuracy",
+           "plot_receptive_fields", "plot_record", "plot_runs", "plot_throughput", "plot_time_to_accuracy",
            "plot_value_histograms", "show_feature_maps", "show_images", "show_kernel_responses",
            "show_kernels", "show_misclassified", "show_prediction"]

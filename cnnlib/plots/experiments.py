@@ -1,0 +1,53 @@
+"""Experiment records drawn: each arm's seeds as a band (lowest to highest) around their mean."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..records import arms as record_arms
+from ..records import curves
+
+_LABELS = {"train_error": "training error (%)", "test_error": "test error (%)",
+           "train_loss": "training loss", "test_loss": "test loss"}
+
+
+def plot_record(record: dict, key: str = "train_error", panels=None, title: str | None = None,
+                pilot: bool = False, ylim=None):
+    """Per-epoch ``key`` of every arm: the mean of its seeds as a line, their range as a band.
+
+    ``panels`` groups arms side by side, e.g. ``{"plain": ["plain-20", "plain-56"], ...}``;
+    by default all arms share one panel. Every seed of an arm must have run the same epochs.
+    """
+    names = record_arms(record, pilot)
+    if not names:
+        raise ValueError(f"the record {record.get('name')!r} has no "
+                         f"{'pilot ' if pilot else ''}runs to draw")
+    panels = panels or {"": names}
+    missing = [a for group in panels.values() for a in group if a not in names]
+    if missing:
+        raise ValueError(f"no runs of {missing} in the record; its arms are {names}")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.4),
+                             sharey=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    color_of = {arm: colors[i % len(colors)] for i, arm in enumerate(names)}
+    for ax, (panel, group) in zip(axes.flat, panels.items()):
+        for arm in group:
+            values = np.array(curves(record, arm, key, pilot), dtype=float)
+            epochs = np.arange(1, values.shape[1] + 1)
+            ax.fill_between(epochs, values.min(0), values.max(0), color=color_of[arm],
+                            alpha=0.25, lw=0)
+            ax.plot(epochs, values.mean(0), color=color_of[arm], lw=2,
+                    label=f"{arm} ({len(values)} seed{'s' if len(values) > 1 else ''})")
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        if panel:
+            ax.set_title(panel, fontsize=10)
+        if ylim:
+            ax.set_ylim(*ylim)
+    axes.flat[0].set_ylabel(_LABELS.get(key, key))
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

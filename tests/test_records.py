@@ -1,0 +1,208 @@
+"""Experiment records (cnnlib.records), the experiments that write them (cnnlib.experiments),
+their figure, and the records the book ships: complete, and made by the designs in the code."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import statistics
+
+import pytest
+import torch
+
+from cnnlib import experiments, records
+from cnnlib.plots import plot_record
+
+
+def fake_run(arm="a", seed=0, train=10.0, test=20.0, pilot=False, epochs=3):
+    accs = [0.5, 0.7, 1 - train / 100][-epochs:]
+    return {"arm": arm, "seed": seed, "epochs": epochs, "train_size": 100, "hyper": {"lr": 0.1},
+            "device": "cpu", "seconds": 1.5, "pilot": pilot,
+            "curves": {"train_acc": accs, "test_acc": accs, "train_loss": [1.0] * epochs},
+            "metrics": {"final_train_error": train, "final_test_error": test}}
+
+
+def test_append_then_load_keeps_design_and_runs(tmp_path):
+    records.append_run("demo", fake_run(seed=0), tmp_path, design={"arms": ["a"]})
+    records.append_run("demo", fake_run(seed=1, train=12.0), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    assert record["design"] == {"arms": ["a"]}
+    assert [r["seed"] for r in records.runs(record, "a")] == [0, 1]
+    assert records.metric_values(record, "a", "final_train_error") == [10.0, 12.0]
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_same_arm_and_seed_is_refused_unless_replaced(tmp_path):
+    records.append_run("demo", fake_run(), tmp_path)
+    with pytest.raises(FileExistsError, match="replace=True"):
+        records.append_run("demo", fake_run(train=50.0), tmp_path)
+    assert records.metric_values(records.load_record("demo", tmp_path), "a",
+                                 "final_train_error") == [10.0]
+    records.append_run("demo", fake_run(train=50.0), tmp_path, replace=True)
+    assert records.metric_values(records.load_record("demo", tmp_path), "a",
+                                 "final_train_error") == [50.0]
+
+
+def test_a_pilot_is_kept_apart_from_the_runs(tmp_path):
+    records.append_run("demo", fake_run(pilot=True, train=70.0), tmp_path)
+    records.append_run("demo", fake_run(), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    assert records.metric_values(record, "a", "final_train_error") == [10.0]
+    assert records.metric_values(record, "a", "final_train_error", pilot=True) == [70.0]
+
+
+@pytest.mark.parametrize("bad", [{"final_train_error": float("nan"), "final_test_error": 1.0},
+                                 {"final_train_error": 101.0, "final_test_error": 1.0},
+                                 {"final_test_error": 1.0}])
+def test_runs_with_bad_metrics_are_refused(tmp_path, bad):
+    run = fake_run()
+    run["metrics"] = bad
+    with pytest.raises(ValueError, match="percentage"):
+        records.append_run("demo", run, tmp_path)
+    assert not (tmp_path / "demo.json").exists()
+
+
+def test_a_run_missing_keys_is_refused(tmp_path):
+    run = fake_run()
+    del run["curves"]
+    with pytest.raises(ValueError, match="missing \\['curves'\\]"):
+        records.append_run("demo", run, tmp_path)
+
+
+def test_missing_record_and_bad_names_say_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m cnnlib.experiments run"):
+        records.load_record("nothing", tmp_path)
+    with pytest.raises(ValueError, match="letters, digits"):
+        records.record_file("../escape", tmp_path)
+    with pytest.raises(ValueError, match="folder to write to"):
+        records.append_run("demo", fake_run(), None)
+
+
+def test_summary_rows_give_mean_sample_sd_and_range(tmp_path):
+    for seed, value in enumerate((10.0, 14.0, 15.0)):
+        records.append_run("demo", fake_run(seed=seed, train=value), tmp_path)
+    row = records.summary_rows(records.load_record("demo", tmp_path))[0]
+    stats = row["final_train_error"]
+    assert row["seeds"] == 3
+    assert stats["mean"] == pytest.approx(13.0)
+    assert stats["sd"] == pytest.approx(statistics.stdev([10.0, 14.0, 15.0]))
+    assert (stats["min"], stats["max"]) == (10.0, 15.0)
+
+
+def test_paired_differences_use_only_seeds_both_arms_ran(tmp_path):
+    for seed, (a, b) in enumerate(((10.0, 12.0), (11.0, 15.0))):
+        records.append_run("demo", fake_run("a", seed, train=a), tmp_path)
+        records.append_run("demo", fake_run("b", seed, train=b), tmp_path)
+    records.append_run("demo", fake_run("a", 7, train=99.0), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    assert records.paired_differences(record, "b", "a", "final_train_error") == [2.0, 4.0]
+
+
+def test_error_curves_come_from_accuracies(tmp_path):
+    records.append_run("demo", fake_run(train=10.0), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    assert records.curves(record, "a", "train_error") == [pytest.approx([50.0, 30.0, 10.0])]
+    with pytest.raises(KeyError, match="no curve 'lr'"):
+        records.curves(record, "a", "lr")
+
+
+def _append_from_process(args):
+    folder, seed = args
+    records.append_run("demo", fake_run(seed=seed), folder)
+
+
+def test_runs_finishing_together_in_two_processes_are_both_kept(tmp_path):
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.map(_append_from_process, [(str(tmp_path), s) for s in range(8)])
+    record = records.load_record("demo", tmp_path)
+    assert sorted(r["seed"] for r in record["runs"]) == list(range(8))
+
+
+def test_plot_record_draws_a_band_and_a_mean_per_arm(tmp_path):
+    for seed in range(3):
+        records.append_run("demo", fake_run("a", seed, train=10.0 + seed), tmp_path)
+        records.append_run("demo", fake_run("b", seed, train=20.0 + seed), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    fig = plot_record(record, panels={"A": ["a"], "B": ["b"]})
+    left, right = fig.axes
+    assert left.get_title() == "A" and right.get_title() == "B"
+    assert len(left.collections) == 1 and len(left.lines) == 1  # one band, one mean
+    assert left.lines[0].get_ydata()[-1] == pytest.approx(11.0)
+    with pytest.raises(ValueError, match="no runs of \\['c'\\]"):
+        plot_record(record, panels={"C": ["c"]})
+
+
+def test_shrink_averages_blocks_of_pixels():
+    images = torch.arange(16, dtype=torch.uint8).reshape(1, 1, 4, 4)
+    small = experiments.shrink(images, 2)
+    assert small.dtype == torch.uint8
+    assert small.flatten().tolist() == [2, 4, 10, 12]  # means 2.5, 4.5, 10.5, 12.5 rounded even
+    with pytest.raises(ValueError, match="whole factor"):
+        experiments.shrink(images, 3)
+
+
+def test_step_decay_gives_the_rates_of_multisteplr():
+    model = torch.nn.Linear(2, 2)
+    hyper = {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "decay_at": [0.5, 0.75]}
+    budget = experiments.Budget(train_size=1, test_size=1, epochs=16)
+    opt, sched, per_batch = experiments._sgd_step_decay(model, hyper, budget, 1)
+    ref_opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
+    ref = torch.optim.lr_scheduler.MultiStepLR(ref_opt, [8, 12], gamma=0.1)
+    for _ in range(16):
+        assert opt.param_groups[0]["lr"] == pytest.approx(ref_opt.param_groups[0]["lr"])
+        opt.step(), sched.step(), ref_opt.step(), ref.step()
+    assert per_batch is False
+
+
+def test_the_degradation_arms_are_plain_and_residual_twins():
+    build = experiments.get_experiment("degradation").build
+    for depth in (20, 56):
+        plain, residual = build(f"plain-{depth}"), build(f"resnet-{depth}")
+        count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+        assert count(plain) == count(residual)  # option A shortcuts have no weights
+        assert plain.depth == residual.depth == depth
+
+
+def test_a_quick_run_trains_and_appends_a_valid_run(tmp_path, data_dir):
+    run = experiments.run_arm("degradation", "resnet-20", 0, device="cpu", quick=True,
+                              out=tmp_path, checkpoints=tmp_path / "ck")
+    record = records.load_record("degradation", tmp_path)
+    assert record["design"] == json.loads(json.dumps(
+        experiments.get_experiment("degradation").design()))
+    assert record["runs"] == [json.loads(json.dumps(run))]
+    assert run["quick"] and run["image_size"] == 16 and run["epochs"] == 1
+    again = experiments.run_arm("degradation", "resnet-20", 0, device="cpu", quick=True,
+                                checkpoints=tmp_path / "ck")  # resumed: nothing trained again
+    assert again["metrics"] == run["metrics"] and again["curves"] == run["curves"]
+
+
+def test_the_command_line_refuses_before_training(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "degradation", "--seeds", "0"])  # no --out
+    assert "--out FOLDER is required" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "degradation", "--arms", "plain-110", "--quick"])
+    assert "not ['plain-110']" in capsys.readouterr().err
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "degradation", "--out", str(tmp_path / "file")])
+    assert "is a file" in capsys.readouterr().err
+
+
+SHIPPED = sorted(records.recorded_dir().glob("*.json"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_record_is_complete_and_matches_its_design(path):
+    record = records.load_record(path.stem)
+    exp = experiments.get_experiment(path.stem)
+    assert record["design"] == json.loads(json.dumps(exp.design()))
+    for run in record["runs"]:
+        records.check_run(run)
+        assert not run.get("quick"), "a quick run in a shipped record"
+        if not run.get("pilot"):
+            assert run["hyper"] == exp.hyper
+            assert (run["epochs"], run["train_size"], run["image_size"]) == (
+                exp.budget.epochs, exp.budget.train_size, exp.budget.image_size)
+    for arm in exp.arms:
+        assert len(records.runs(record, arm)) >= 3, f"{arm}: fewer than three seeds"
