@@ -158,3 +158,44 @@ def test_run_settings_pick():
     assert quick.pick(1, 30) == 1
     assert full.pick(1, 30) == 30
     assert full.pick(quick=[2048], full=None) is None
+
+
+@pytest.fixture(autouse=True)
+def threads_kept():
+    """Whatever a test does to torch's thread count (setup sets one thread in quick mode on
+    two cores) is undone afterwards."""
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("cores, mode, device, expected", [
+    (2, "quick", "cpu", 1), (1, "quick", "cpu", 1), (3, "quick", "cpu", None),
+    (2, "full", "cpu", None), (2, "quick", "cuda", None), (2, "quick", "mps", None)])
+def test_quick_mode_on_two_cores_or_fewer_uses_one_thread(monkeypatch, cores, mode, device,
+                                                          expected):
+    from cnnlib import settings
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    assert settings.cpu_cores() == cores
+    assert settings.default_threads(mode, torch.device(device)) == expected
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the user's choice wins
+    assert settings.default_threads(mode, torch.device(device)) is None
+
+
+@pytest.mark.parametrize("cores, expected", [(2, 1), (16, None)])
+def test_setup_sets_the_default_threads_and_the_banner_shows_them(monkeypatch, capsys,
+                                                                  cores, expected):
+    from cnnlib import settings
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(settings, "cpu_cores", lambda: cores)
+    torch.set_num_threads(2)
+    setup(mode="quick", device="cpu")
+    assert torch.get_num_threads() == (expected or 2)
+    threads = "1 thread)" if expected else "2 threads)"
+    assert f"device cpu ({threads}" in capsys.readouterr().out
+    setup(mode="full", device="cpu", quiet=True)  # full mode leaves the count as it is
+    assert torch.get_num_threads() == (expected or 2)
