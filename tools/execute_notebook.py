@@ -1,43 +1,118 @@
-"""Execute notebooks in place, top to bottom, in one kernel: how the committed outputs are made.
+"""Execute notebooks in place, top to bottom, in one kernel: the committed outputs.
 
     CNNLIB_MODE=full python tools/execute_notebook.py chapters/03_lenet5.ipynb
 
-Progress bars are turned off (CNNLIB_PROGRESS=0) so the committed outputs stay readable. The
-notebook's metadata records a digest of the code it ran (``code_digest``), so a test can tell
-when a cell was edited after the outputs were made.
+The run's mode is ``CNNLIB_MODE``, else cnnlib's default for this machine (full with a
+CUDA GPU, quick otherwise), and the kernel runs in that mode. A notebook whose saved
+outputs come from a full-mode run (the banner ``cnnlib.setup()`` printed says ``mode
+full``) is not executed in quick mode: that would replace the real run's outputs with a
+smoke test's. ``--allow-quick`` does it anyway. Nothing runs if any notebook is refused.
+
+Progress bars are turned off (CNNLIB_PROGRESS=0) so the committed outputs stay readable.
+The notebook's metadata records a digest of the code it ran (``code_digest``), so a test
+can tell when a cell was edited after the outputs were made. The kernel talks to this
+process over local sockets (IPC, in a temporary folder) where the system has them, not
+over unencrypted TCP.
 """
 
+from __future__ import annotations
+
+import argparse
 import hashlib
 import os
+import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+
+BANNER_MODE = re.compile(r"\| mode (quick|full) \| seed ")
 
 
 def code_digest(nb) -> str:
-    """SHA-256 of every code cell's source, in order, leaving out the Colab install cell (the
-    release tool rewrites its version without changing what the notebook computes)."""
-    sources = [cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    """SHA-256 of every code cell's source, in order, leaving out the Colab install cell
+    (the release tool rewrites its version without changing what the notebook
+    computes)."""
+    sources = [cell["source"] if isinstance(cell["source"], str)
+               else "".join(cell["source"])
                for cell in nb["cells"] if cell["cell_type"] == "code"]
-    sources = [s for s in sources if not s.startswith("# @title Install the book's library")]
+    install = "# @title Install the book's library"
+    sources = [s for s in sources if not s.startswith(install)]
     return hashlib.sha256("\n\0".join(sources).encode()).hexdigest()
 
 
-def execute(path: Path) -> float:
+def saved_mode(nb) -> str | None:
+    """The mode the saved outputs were made in, read from the banner ``cnnlib.setup()``
+    printed; ``None`` when no output holds a banner."""
+    for cell in nb["cells"]:
+        for output in cell.get("outputs", []) if cell["cell_type"] == "code" else []:
+            text = output.get("text") or output.get("data", {}).get("text/plain", "")
+            text = text if isinstance(text, str) else "".join(text)
+            found = BANNER_MODE.search(text)
+            if found:
+                return found.group(1)
+    return None
+
+
+def run_mode() -> tuple[str, str]:
+    """The mode this run uses, and where it comes from (``CNNLIB_MODE``, or default)."""
+    from cnnlib.settings import pick_mode
+
+    source = ("CNNLIB_MODE" if os.environ.get("CNNLIB_MODE")
+              else "default on this machine")
+    return pick_mode(), source
+
+
+def refusals(paths: list[Path], mode: str, source: str) -> list[str]:
+    """Why each notebook must not be executed in ``mode`` (empty: all may)."""
+    if mode != "quick":
+        return []
+    return [f"{path}: its saved outputs come from a full-mode run (its banner says "
+            f"'mode full'); this run is in quick mode ({source}) and would replace "
+            "them. Set CNNLIB_MODE=full to run it again in full mode, or pass "
+            "--allow-quick to replace them with quick-mode outputs."
+            for path in paths
+            if saved_mode(nbformat.read(path, as_version=4)) == "full"]
+
+
+def execute(path: Path, mode: str) -> float:
+    """Run the notebook in ``mode`` in one kernel, save it with its outputs; seconds."""
     nb = nbformat.read(path, as_version=4)
     os.environ.setdefault("CNNLIB_PROGRESS", "0")
+    os.environ["CNNLIB_MODE"] = mode  # the kernel inherits it: the mode checked is run
     start = time.perf_counter()
-    NotebookClient(nb, timeout=None, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    with tempfile.TemporaryDirectory(prefix="cnnlib-kernel-") as sockets:
+        ipc = {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}
+        local = {} if os.name == "nt" else ipc
+        manager = KernelManager(kernel_name="python3", **local)
+        NotebookClient(nb, km=manager, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     nb.metadata["cnnlib"] = {"code_sha256": code_digest(nb)}
     nbformat.write(nb, path)
     return time.perf_counter() - start
 
 
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--allow-quick", action="store_true",
+                        help="replace full-mode outputs with a quick-mode run")
+    args = parser.parse_args(argv)
+    mode, source = run_mode()
+    refused = [] if args.allow_quick else refusals(args.notebooks, mode, source)
+    if refused:
+        print("\n".join(["execute_notebook: nothing executed.", *refused]),
+              file=sys.stderr)
+        return 2
+    for path in args.notebooks:
+        seconds = execute(path, mode)
+        print(f"{path}: executed in {seconds:.1f} s (mode {mode}, {source})")
+    return 0
+
+
 if __name__ == "__main__":
-    for name in sys.argv[1:]:
-        seconds = execute(Path(name))
-        print(f"{name}: executed in {seconds:.1f} s (mode {os.environ.get('CNNLIB_MODE', 'default')})")
+    sys.exit(main())
