@@ -29,13 +29,16 @@ book: $(STAMP)
 # once, in the clean room (tools/cleanroom.py), as a Colab reader runs them: alone, in an empty
 # folder, with cnnlib installed from a wheel with only its declared dependencies.
 test: unit notebooks
+	@echo "make test, 3/3: strict book build ..."
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going --quiet
 	@echo "make test: all passed; the book is in $(CURDIR)/_build/html/index.html"
 
 unit: $(STAMP)
+	@echo "make test, 1/3: unit tests ..."
 	CNNLIB_MODE=quick $(PY) -m pytest tests -p no:cacheprovider -q
 
 notebooks: $(STAMP)
+	@echo "make test, 2/3: every notebook, quick mode, in the clean room ..."
 	CNNLIB_MODE=quick $(PY) tools/cleanroom.py $(NOTEBOOKS)
 
 # Practice copies of the chapters (code cells emptied) in practice/; CI checks they are current.

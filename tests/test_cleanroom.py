@@ -3,6 +3,7 @@ fails there, a notebook that uses only cnnlib passes, and cnnlib comes from the 
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,3 +51,10 @@ def test_a_notebook_using_cnnlib_runs_alone_against_the_installed_wheel(outcome)
     assert "uses_cnnlib.ipynb::" not in log.split("short test summary info")[-1], log[-3000:]
     assert "1 failed, 2 passed" in log  # both cells of uses_cnnlib passed
     assert "wall time per notebook" in log and "uses_cnnlib.ipynb" in log
+
+
+def test_each_notebook_is_counted_as_it_finishes(outcome):
+    _, log = outcome
+    done = re.findall(r"^\[(\d)/2\] notebooks\d*/(\S+) \.\.\. +\d+\.\d s$", log, re.M)
+    assert done == [("1", "uses_cnnlib.ipynb"), ("2", "uses_yaml.ipynb")], log[-3000:]
+    assert log.index("building cnnlib's wheel") < log.index("running 2 notebook(s)")

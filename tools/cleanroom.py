@@ -20,7 +20,8 @@ book's notebooks this way (and only this way), in quick mode:
     python tools/cleanroom.py chapters whiteboard book practice   # what make test runs
     python tools/cleanroom.py chapters/03_lenet5.ipynb --keep     # keep the folder to look in
 
-Extra pytest options go after ``--``. Prints each notebook's wall time at the end.
+Extra pytest options go after ``--``. Prints a line as each notebook finishes, with how
+many are done ("[3/28] chapters/03_lenet5.ipynb ... 11.6 s"), and every time at the end.
 """
 
 from __future__ import annotations
@@ -179,13 +180,40 @@ def isolate(notebooks: list[Path], where: Path) -> list[Path]:
 
 
 class Timer:
-    """A pytest plugin: wall time per notebook (set-up, cells and tear-down of its items)."""
+    """A pytest plugin: wall time per notebook (set-up, cells and tear-down of its
+    items), and a line as each notebook finishes: how many are done, which, its time.
 
-    def __init__(self):
+    ``names`` maps each copy's pytest path (``folder/name.ipynb``) to the name shown."""
+
+    def __init__(self, names: dict[str, str] | None = None):
         self.seconds = defaultdict(float)
+        self.names = names or {}
+        self.last: dict[str, str] = {}  # notebook -> the node id of its last cell
+        self.done = 0
+        self.config = None
+
+    def pytest_configure(self, config):
+        self.config = config  # its terminal reporter is registered after this plugin
+
+    def pytest_collection_modifyitems(self, items):
+        for item in items:
+            self.last[item.nodeid.split("::")[0]] = item.nodeid
 
     def pytest_runtest_logreport(self, report):
         self.seconds[report.nodeid.split("::")[0]] += report.duration
+
+    def pytest_runtest_logfinish(self, nodeid):
+        notebook = nodeid.split("::")[0]
+        if self.last.get(notebook) != nodeid:
+            return
+        self.done += 1
+        total = len(self.names) or len(self.last)
+        name = self.names.get(notebook, notebook)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter.verbosity < 0:  # -q: the cells' dots run on, no newline before this
+            reporter.write("\n")
+        reporter.write_line(f"[{self.done}/{total}] {name} ... "
+                            f"{self.seconds[notebook]:.1f} s")
 
 
 def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False) -> int:
@@ -194,6 +222,8 @@ def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False) -> in
     where = Path(tempfile.mkdtemp(prefix="cnnlib-cleanroom-"))
     try:
         start = time.perf_counter()
+        print("clean room: building cnnlib's wheel and an environment with only its "
+              "declared dependencies ...", flush=True)
         python = make_environment(where)
         print(f"clean room: environment ready in {time.perf_counter() - start:.0f} s ({where})")
         os.environ["JUPYTER_PATH"] = str(write_kernel(where, python))
@@ -202,7 +232,11 @@ def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False) -> in
         copies = isolate(notebooks, where)
         (where / "run" / "pytest.ini").write_text(
             "[pytest]\nfilterwarnings = ignore::DeprecationWarning:jupyter_client.*\n")
-        timer = Timer()
+        names = {str(copy.relative_to(where / "run")): f"{path.parent.name}/{path.name}"
+                 for path, copy in zip(notebooks, copies)}
+        timer = Timer(names)
+        print(f"clean room: running {len(copies)} notebook(s), each alone ...",
+              flush=True)
         status = pytest.main(["--nbval-lax", "--nbval-kernel-name", KERNEL,
                               "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider",
                               "--rootdir", str(where / "run"), "-q", *pytest_args,
