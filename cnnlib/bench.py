@@ -12,7 +12,10 @@ Four measurements, each taken side by side in the same run (interleaved repeats,
 2. The data path alone: one CIFAR-10 epoch with random crop + flip, normalised and on the
    device, through the tensor loader and through ``DataLoader`` + PIL (0 and 2 workers).
 3. Trainer overhead: ``cnnlib.fit`` against a bare loop doing the same arithmetic on the same
-   batches already on the device.
+   batches already on the device, per step (the time inside fit's epoch, as its history
+   records it); apart from it, what each ``fit`` call costs outside its epoch
+   (checks, the copies of the state kept for Ctrl-C): a call of a few steps would
+   count that once-per-call cost as per-step overhead.
 4. The physical limit: the device's peak FLOP/s and each model's FLOPs per training image
    (:func:`cnnlib.arithmetic.flops_per_image`), hence the fraction of peak achieved.
 
@@ -218,10 +221,16 @@ def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -
     net = prepare(model, device, fast)
     batches = [next(streams["tt"]) for _ in range(min(train["book"]["steps"], 20))]
     scaler = grad_scaler(device, fast)
+    epochs = []  # seconds inside each fit call's epoch, as its history measured them
+
+    def fit_steps(n):
+        history = fit(model, Take(itertools.cycle(batches), n), epochs=1, optimizer=opt,
+                      fast=fast, progress=False)
+        epochs.append(history.last["seconds"])
+
     with backend_flags(fast):
         overhead = measure(
-            {"fit": lambda n: fit(model, Take(itertools.cycle(batches), n), epochs=1,
-                                  optimizer=opt, fast=fast, progress=False),
+            {"fit": fit_steps,
              "bare": lambda n: bare_train(net, Take(itertools.cycle(batches), n), opt, device,
                                           fast, scaler)},
             {"fit": batch, "bare": batch}, device, plan, steps=train["book"]["steps"])
@@ -239,12 +248,33 @@ def bench_model(name: str, device, fast: FastSettings, plan: Plan, data: dict) -
                  "baseline_images_per_s": evals["baseline"]["per_s"],
                  "speedup": ratio(evals["book"]["per_s"], evals["baseline"]["per_s"]),
                  "book_batch_size": eval_batch, "baseline_batch_size": batch, "raw": evals},
-        "overhead": {"fit_images_per_s": overhead["fit"]["per_s"],
-                     "bare_images_per_s": overhead["bare"]["per_s"],
-                     "overhead_pct": 100 * (overhead["bare"]["per_s"]
-                                            / overhead["fit"]["per_s"] - 1),
-                     "raw": overhead},
+        "overhead": fit_overhead(overhead, epochs, batch),
     }
+
+
+def fit_overhead(timed: dict, epochs: list[float], batch: int) -> dict:
+    """fit's overhead per step, and its cost per call apart.
+
+    ``timed`` is :func:`measure`'s result for ``fit`` (whole calls of one epoch) and
+    ``bare``; ``epochs`` the seconds inside each fit call's epoch, as its history
+    measured them (warm-up calls first, the timed ones last). The per-step overhead
+    compares the bare loop with the time inside fit's epochs; what a call costs outside
+    its epoch (checks, the copies of the state kept for Ctrl-C) is ``outside_epoch_s``,
+    the median over the timed calls. ``fit_call_images_per_s`` is the rate of whole
+    calls.
+    """
+    calls = timed["fit"]["seconds"]
+    inside = epochs[len(epochs) - len(calls):]
+    steps = timed["fit"]["steps"]
+    fit_per_s = statistics.median(batch * steps / t for t in inside)
+    bare_per_s = timed["bare"]["per_s"]
+    return {"fit_images_per_s": fit_per_s, "bare_images_per_s": bare_per_s,
+            "overhead_pct": 100 * (bare_per_s / fit_per_s - 1),
+            "outside_epoch_s": statistics.median(c - e for c, e in zip(calls, inside)),
+            "fit_call_images_per_s": timed["fit"]["per_s"],
+            "raw": {"fit": {"per_s": fit_per_s, "steps": steps, "seconds": inside,
+                            "call_seconds": calls},
+                    "bare": timed["bare"]}}
 
 
 def bench_data_path(device, fast: FastSettings, plan: Plan, data: dict,

@@ -55,15 +55,21 @@ def format_bench(r: dict) -> str:
             lines.append(f"{name:<34}{format_rate(e['book_images_per_s']):>9}"
                          f"{format_rate(e['baseline_images_per_s']):>10}"
                          f"{format_ratio(e['speedup']):>8}")
+        # runs since issue 33 time fit's steps inside its epoch, and each call's rest apart
+        per_call = all("outside_epoch_s" in m["overhead"] for m in r["models"].values())
         lines += ["", f"{'trainer overhead, images/s':<34}{'fit':>9}{'bare':>10}{'overhead':>10}"
-                      f"{'each pair':>18}"]
+                      f"{'each pair':>18}" + (f"{'per call':>10}" if per_call else "")]
         for name, m in r["models"].items():
             o = m["overhead"]
             pairs = overhead_pairs(o)
             spread = f"{min(pairs):+.1f} .. {max(pairs):+.1f}%" if pairs else "-"
+            call = f"{1000 * o['outside_epoch_s']:>7.0f} ms" if per_call else ""
             lines.append(f"{name:<34}{format_rate(o['fit_images_per_s']):>9}"
                          f"{format_rate(o['bare_images_per_s']):>10}{o['overhead_pct']:>9.1f}%"
-                         f"{spread:>18}")
+                         f"{spread:>18}{call}")
+        if per_call:
+            lines.append("(overhead: per step, inside fit's epoch; per call: what each fit "
+                         "call adds outside it)")
     d = r.get("data_path")
     if d:
         lines += ["", f"data path: one epoch of {d['images']} CIFAR-10 images on the device,",

@@ -41,12 +41,17 @@ def test_bench_runs_end_to_end_and_writes_every_number(tmp_path, data_dir, capsy
         for key in keys:
             assert isinstance(lenet[part][key], float), (part, key)
     assert lenet["train"]["book_images_per_s"] > 0 and lenet["train"]["baseline_images_per_s"] > 0
+    overhead = lenet["overhead"]  # fit's steps timed inside its epoch; each call's rest apart
+    raw = overhead["raw"]["fit"]
+    assert all(0 < inside < call for inside, call in zip(raw["seconds"], raw["call_seconds"]))
+    assert overhead["outside_epoch_s"] > 0 and len(raw["seconds"]) == 1
     data = result["data_path"]
     assert data["images"] == 256
     assert data["tensor_loader"]["images_per_s"] > 0
     assert data["dataloader_pil_workers0"]["images_per_s"] > 0
     printed = capsys.readouterr().out
     assert "lenet5" in printed and "TensorLoader" in printed and str(out) in printed
+    assert "per call" in printed and " ms" in printed
     # read back exactly as the book's appendix page does
     text = reports.format_results(results.load_results([out]))
     assert "lenet5" in text and result["date"] in text and result["device_name"] in text
@@ -177,3 +182,17 @@ def test_a_run_that_stops_keeps_what_it_measured(tmp_path, monkeypatch):
     assert finished["wall_seconds"] > 0
     assert "incomplete" not in reports.format_result(finished)
 
+
+def test_fit_overhead_is_per_step_with_each_calls_fixed_cost_apart():
+    """Two timed calls of 10 steps, each 0.1 s outside its 1.0 s epoch, against a bare loop
+    at 1,280 images/s: the steps cost 0 % more, the calls 10 % more."""
+    timed = {"fit": {"per_s": 1164.0, "steps": 10, "seconds": [1.1, 1.1]},
+             "bare": {"per_s": 1280.0, "steps": 10, "seconds": [1.0, 1.0]}}
+    result = bench.fit_overhead(timed, [5.0, 1.0, 1.0], batch=128)  # warm-up first
+    assert result["fit_images_per_s"] == pytest.approx(1280.0)
+    assert result["overhead_pct"] == pytest.approx(0.0, abs=1e-9)
+    assert result["outside_epoch_s"] == pytest.approx(0.1)
+    assert result["fit_call_images_per_s"] == 1164.0
+    assert result["raw"]["fit"]["seconds"] == [1.0, 1.0]
+    assert result["raw"]["fit"]["call_seconds"] == [1.1, 1.1]
+    assert reports.overhead_pairs(result) == pytest.approx([0.0, 0.0], abs=1e-9)
