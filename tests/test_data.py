@@ -301,3 +301,19 @@ def test_quick_cifar10_load_data_gives_what_torchvision_and_the_whole_split_give
         index = index[:loader.dataset_size]
         assert torch.equal(loader.images, images[index])
         assert torch.equal(loader.labels, labels[index])
+
+
+def test_the_readme_lists_every_dataset_file_with_the_md5_loading_checks(data_dir):
+    """The README's offline set-up gives each file's md5 for a reader without the shared
+    folder: the list is the one cnnlib.data checks, file for file."""
+    from pathlib import Path
+
+    from cnnlib.data import DATASETS, dataset_files
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    listed = dict(line.split()[::-1] for line in readme.splitlines()
+                  if len(line.split()) == 2 and len(line.split()[0]) == 32
+                  and line.split()[0].isalnum())
+    expected = {str(path.relative_to(data_dir)): md5 for name in DATASETS
+                for path, md5 in dataset_files(name, data_dir)}
+    assert listed == expected
