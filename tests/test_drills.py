@@ -253,16 +253,130 @@ def test_forgotten_groups_in_alexnet():
                 "got 614,656")
 
 
-def test_pytorch_lrn_alpha_convention_is_explained():
+def conv_lrn_reference() -> str:
+    """A small reference, conv + ReLU + the paper's LRN on 8×8×8 inputs, registered once."""
     from cnnlib.drills import Reference, register_reference
     if "test_conv_lrn" not in list_references():
         register_reference(Reference(
             "test_conv_lrn", "conv + LRN (test)", input_size=(8, 8, 8),
             build=lambda: nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), LocalResponseNorm())))
+    return "test_conv_lrn"
+
+
+def test_pytorch_lrn_alpha_convention_is_explained():
+    conv_lrn_reference()
     paper = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.LocalResponseNorm(5, 5e-4, 0.75, 2.0))
     assert verdict(paper, "test_conv_lrn").ok  # PyTorch's alpha is per size: 5e-4 / 5 = 1e-4
     naive = nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), nn.LocalResponseNorm(5, 1e-4, 0.75, 2.0))
     assert_says(verdict(naive, "test_conv_lrn"), "divides alpha by size", "alpha=0.0005")
+
+
+# ---------------------------------------------------------------------------------------------
+# Modules the checker does not read: identified by what they compute, or named
+
+class ExerciseLRN(nn.Module):
+    """LRN as chapter 4's exercise writes it: square, pad the channels, add five slices."""
+
+    def __init__(self, k=2.0, alpha=1e-4, beta=0.75, scale_first=False):
+        super().__init__()
+        self.k, self.alpha, self.beta, self.scale_first = k, alpha, beta, scale_first
+
+    def forward(self, a):
+        squares = F.pad(a * a, (0, 0, 0, 0, 2, 2))
+        energy = sum(squares[:, j:j + a.shape[1]] for j in range(5))
+        if self.scale_first:  # the output is made by the additions' side
+            return (self.k + self.alpha * energy) ** -self.beta * a
+        return a / (self.k + self.alpha * energy) ** self.beta
+
+
+class PostLRN(nn.Module):
+    """The popular port's LRN (chapter 4): averages the squares, k = 1 hard-coded."""
+
+    def __init__(self, local_size=1, alpha=1.0, beta=0.75, across_channels=True):
+        super().__init__()
+        self.across_channels = across_channels
+        pad = (local_size - 1) // 2
+        self.average = nn.AvgPool3d((local_size, 1, 1), stride=1, padding=(pad, 0, 0)) \
+            if across_channels else nn.AvgPool2d(local_size, stride=1, padding=pad)
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, x):
+        if self.across_channels:
+            div = self.average(x.pow(2).unsqueeze(1)).squeeze(1)
+        else:
+            div = self.average(x.pow(2))
+        return x.div(div.mul(self.alpha).add(1.0).pow(self.beta))
+
+
+class Squash(nn.Module):
+    """Neither an LRN nor an activation the checker knows."""
+
+    def forward(self, x):
+        return x / (2.0 + 1e-4 * x.abs()) ** 0.75
+
+
+def conv_then(layer):
+    return nn.Sequential(nn.Conv2d(8, 8, 3), nn.ReLU(), layer)
+
+
+@pytest.mark.parametrize("scale_first", [False, True])
+def test_a_hand_written_lrn_is_recognised_and_accepted(scale_first):
+    result = verdict(conv_then(ExerciseLRN(scale_first=scale_first)), conv_lrn_reference())
+    assert result.ok, result.text
+    assert "ExerciseLRN" in result.text and "Accepted" in result.text
+
+
+def test_a_hand_written_lrn_with_other_constants_is_flagged_with_them():
+    result = verdict(conv_then(ExerciseLRN(k=1.0, beta=1.0)), conv_lrn_reference())
+    assert_says(result, "layer 2 (ExerciseLRN) computes local response normalisation",
+                "uses k=1", "k=2", "beta=1", "beta=0.75")
+
+
+def test_the_posts_lrn_is_read_as_an_lrn_that_averages():
+    result = verdict(conv_then(PostLRN(5, 1e-4, 0.75)), conv_lrn_reference())
+    assert_says(result, "PostLRN", "2e-05", "0.0001", "averages the squares", "k=1")
+    within = verdict(conv_then(PostLRN(5, 5 * 5 * 1e-4, 0.75, across_channels=False)),
+                     conv_lrn_reference())
+    assert_says(within, "5×5 neighbourhood of the same map", "5 neighbouring channels")
+    assert "average pooling" not in within.text
+
+
+def test_an_unknown_module_is_named_not_its_neighbour():
+    result = verdict(conv_then(Squash()), conv_lrn_reference())
+    assert_says(result, "Squash (layer 2, 2) is not a layer the checker knows",
+                "neither local response normalisation nor an activation",
+                "has local response normalisation here", "would output other values")
+    assert result.first_divergence[0] == 2
+    model = get_model("alexnet_paper", init="pytorch")
+    model.features[2] = Squash()
+    result = verdict(model, "alexnet_paper")
+    assert_says(result, "Squash (layer 2, features.2) is not a layer the checker knows",
+                "AlexNet has local response normalisation here (LRN1)")
+    assert "max pooling" not in result.text.split("\n")[1]
+
+
+def test_an_unknown_module_with_weights_is_named():
+    result = verdict(conv_then(nn.GroupNorm(2, 8)), conv_lrn_reference())
+    assert_says(result, "GroupNorm (layer 2, 2) is not a layer the checker knows",
+                "cannot compare it", "local response normalisation here")
+
+
+def test_a_hand_written_relu_or_pool_is_recognised():
+    class WhereReLU(nn.Module):
+        def forward(self, x):
+            return torch.where(x > 0, x, torch.zeros_like(x))
+
+    class UnfoldPool(nn.Module):  # a 2×2 max-pool from unfold: compared with the reference
+        def forward(self, x):
+            return x.unfold(2, 2, 2).unfold(3, 2, 2).amax((-1, -2))
+
+    model = get_model("lenet5")
+    model.features[1] = WhereReLU()
+    assert verdict(model, "lenet5").ok
+    model.features[2] = UnfoldPool()
+    result = verdict(model, "lenet5")
+    assert result.ok, result.text
+    assert "UnfoldPool" in result.text and "Accepted" in result.text
 
 
 def test_tanh_model_is_pointed_to_the_classic_reference():

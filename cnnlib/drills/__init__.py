@@ -8,9 +8,14 @@ order, the layers that define an architecture: convolutions, fully connected lay
 pooling, local response normalisation and residual additions (``out + identity``), with the
 activation and dropout that follow each. Modules and functional calls count alike (``nn.ReLU`` or
 ``F.relu``, ``nn.MaxPool2d`` or ``F.max_pool2d``, ``nn.Flatten`` or ``x.view``), so any way of
-writing the same network passes. The layers are compared one by one (kind, output shape,
-parameters, kernel/stride/padding/groups, bias) and the verdict explains the first difference
-from the attributes that cause it, and points at the line of your code that builds that layer.
+writing the same network passes. A module the checker does not read (a layer written by hand) is
+identified by what it computes: probed, it is recognised as local response normalisation (with
+its size, α, β and k) or as an activation; one that is neither is named in the verdict as a
+module the checker does not know, and compared with the reference's layer on the same input,
+rather than the layer next to it being blamed. The layers are compared one by one (kind, output
+shape, parameters, kernel/stride/padding/groups, bias) and the verdict explains the first
+difference from the attributes that cause it, and points at the line of your code that builds
+that layer.
 
 Two choices keep equivalent models equal:
 
@@ -26,6 +31,7 @@ the addition they feed, so computing the shortcut first or last does not matter.
 The modules, one job each:
 
 * ``_trace``: records one forward pass (layers, activations, flattens, additions, in order).
+* ``_identify``: what a module the tracer cannot read computes (LRN, an activation), by probing.
 * ``_references``: the book's models by name, and their recorded traces.
 * ``_check``: :func:`check` and :class:`DrillResult`; puts the verdict together.
 * ``_compare``: matches two traces layer by layer and words the first difference.

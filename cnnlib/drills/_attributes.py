@@ -103,15 +103,27 @@ def _pool_differences(mine: Step, ref: Step, label: str) -> list[str]:
 def _lrn_differences(mine: Step, ref: Step, label: str) -> list[str]:
     a, b = mine.attrs, ref.attrs
     out = []
-    if a["size"] != b["size"]:
+    across, theirs = a.get("across_channels", True), b.get("across_channels", True)
+    if across != theirs:
+        def form(size, over):
+            return f"{size} neighbouring channels" if over else \
+                f"a {size}×{size} neighbourhood of the same map"
+        out.append(f"this LRN sums the squares over {form(a['size'], across)}; {label} over "
+                   f"{form(b['size'], theirs)}")
+    elif a["size"] != b["size"]:
         out.append(f"this LRN sums over size={a['size']} channels; {label} over {b['size']}")
     if abs(a["alpha_sum"] - b["alpha_sum"]) > 1e-6 * max(abs(b["alpha_sum"]), 1e-12):
         text = (f"this LRN's α on the sum of squares is {a['alpha_sum']:.3g}; {label}'s is "
                 f"{b['alpha_sum']:.3g}")
+        window = a["size"] if across else a["size"] ** 2
         if a.get("torch"):
             text += (f". nn.LocalResponseNorm divides alpha by size (it averages the squares): "
                      f"pass alpha={b['alpha_sum'] * a['size']:g} to get the paper's "
                      f"α = {b['alpha_sum']:g}")
+        elif a.get("identified") and window > 1 and \
+                abs(a["alpha_sum"] * window - b["alpha_sum"]) <= 1e-3 * b["alpha_sum"]:
+            text += (f": your layer averages the squares over its window of {window}, which "
+                     f"divides α by {window}")
         out.append(text)
     for key in ("beta", "k"):
         if abs(a[key] - b[key]) > 1e-9:

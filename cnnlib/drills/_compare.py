@@ -7,6 +7,7 @@ missing or an extra layer, and an activation that differs is told apart from a m
 from __future__ import annotations
 
 from ._attributes import attribute_differences, shape_arithmetic
+from ._identify import same_as
 from ._steps import ACT_NAMES, KIND_NAMES, Layer, Trace, dims
 from ._values import fmt, numel
 
@@ -89,6 +90,24 @@ def _missing_text(gone: list[Layer], number: int, instead: Layer | None, title: 
     return text + "."
 
 
+def _unknown_text(r: Layer, f: Layer, number: int, title: str, same) -> str:
+    """The reader's module at layer ``number`` is one the checker could not identify."""
+    step = r.step
+    where = f"layer {number}" + (f", {step.name}" if step.name else "")
+    if step.module is not None and not any(True for _ in step.module.parameters()):
+        how = ("on probe inputs it computes neither local response normalisation nor an "
+               "activation, and it is none of the layers the checker reads")
+    else:
+        how = "it is none of the layers the checker reads, so it cannot compare it"
+    text = (f"{step.display} ({where}) is not a layer the checker knows: {how}. {title} has "
+            f"{_kind_text(f)} here ({f.label})")
+    if same is not None:
+        on = same[3].replace(" it", f" {step.display}")
+        text += (f"; on {on}, {f.label} would output other values (they differ by up to "
+                 f"{same[1]:.3g}, on values up to {same[2]:.3g})")
+    return text + "."
+
+
 def _activation_names(acts: tuple[str, ...]) -> str:
     return " then ".join(ACT_NAMES.get(a, a) for a in acts) or "nothing"
 
@@ -166,11 +185,20 @@ def compare(mine: Trace, ref: Trace, title: str, notes: list | None = None,
                          f"{f.step.params:,} weights. Accepted.")
             continue
         culprit["step"] = r.step
-        if r.kind != f.kind:
+        if r.kind == "unknown":
+            same = same_as(f.step.module, r.step.module, r.step.sample)
+            if not (same and same[0]):
+                marks[i] = "✗"
+                return i, _unknown_text(r, f, number, title, same), marks
+            notes.append(f"note: layer {number} ({label}) is your {r.step.display}, which the "
+                         f"checker does not read; on the input your model gives it, it outputs "
+                         f"what {title}'s {label} does. Accepted.")
+        elif r.kind != f.kind:
             marks[i] = "✗"
             return i, _kind_divergence(a, b, i, title), marks
         nxt = b[i + 1] if i + 1 < len(b) else None
-        diffs = attribute_differences(r, f, f"{title}'s {label}", nxt)
+        diffs = [] if r.kind == "unknown" else \
+            attribute_differences(r, f, f"{title}'s {label}", nxt)
         shape_ok = r.step.out_shape == f.step.out_shape or (
             r.kind in ("maxpool", "avgpool") and (r.step.attrs.get("adaptive")
                                                  or f.step.attrs.get("adaptive"))
@@ -198,10 +226,12 @@ def compare(mine: Trace, ref: Trace, title: str, notes: list | None = None,
                 text = (f"{_header(number, r)}: " + "; ".join(groups_first)) if groups_first \
                     else text + ": " + "; ".join(diffs)
             return i, text + ".", marks
+        identified = r.step.attrs.get("identified")
         if diffs:
             marks[i] = "✗"
-            return i, (f"{_header(number, r)} has the right shape and parameters, but "
-                       + "; ".join(diffs) + "."), marks
+            what = ("computes local response normalisation (read from its outputs on probe "
+                    "inputs)" if identified else "has the right shape and parameters")
+            return i, f"{_header(number, r)} {what}, but " + "; ".join(diffs) + ".", marks
         if r.after != f.after:
             marks[i] = "✗"
             missing_next = i + 1 < len(b) and (i + 1 >= len(a) or any(
@@ -217,6 +247,10 @@ def compare(mine: Trace, ref: Trace, title: str, notes: list | None = None,
                 culprit["step"] = r.act_steps[0]
             return i, _activation_divergence(a, b, i, title), marks
         marks[i] = "✓"
+        if identified:
+            notes.append(f"note: layer {number} ({label}) is your {r.step.display}, which the "
+                         f"checker does not read; on probe inputs it computes {title}'s "
+                         f"{_kind_text(f).removeprefix('a ')}. Accepted.")
     culprit.pop("step", None)
     if len(a) != len(b):
         i = n

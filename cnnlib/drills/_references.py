@@ -161,7 +161,8 @@ for _reference in (
 def reference_trace(name: str, input_size: tuple | None = None) -> Trace:
     """The reference's recorded forward pass on ``input_size`` (C×H×W, default its own).
 
-    Built once per size; the cache keeps shapes and attributes only, not the model's weights.
+    Built once per size; the cache keeps shapes and attributes only, and the modules without
+    weights, not the model's weights.
     """
     ref = get_reference(name)
     return _cached_trace(name, tuple(ref.input_size if input_size is None else input_size))
@@ -184,8 +185,10 @@ def _cached_trace(name: str, input_size: tuple) -> Trace:
             layer.label = labels[i]
         else:
             layer.label = layer.step.name or layer.step.display
-        layer.step.module = None  # the cache keeps shapes and attributes, not the weights
     for step in result.steps:
-        step.module = None
+        # The cache keeps shapes and attributes, not the weights; a layer without weights (LRN,
+        # pooling) stays, to be compared with a module the checker cannot read (_identify).
+        if step.module is not None and any(True for _ in step.module.parameters()):
+            step.module = None
     result.error = None
     return result

@@ -14,7 +14,8 @@ import torch
 from torch import nn
 
 # Compared layer kinds. Activations and dropout are "decorations" of the layer before them.
-LAYER_KINDS = ("conv", "linear", "bn", "maxpool", "avgpool", "lrn", "add")
+# "unknown": a module the checker cannot read and could not identify by what it computes.
+LAYER_KINDS = ("conv", "linear", "bn", "maxpool", "avgpool", "lrn", "add", "unknown")
 
 ACTIVATION_MODULES = {
     nn.ReLU: "relu", nn.ReLU6: "relu6", nn.Tanh: "tanh", nn.Sigmoid: "sigmoid",
@@ -39,7 +40,8 @@ ACT_NAMES = {"relu": "ReLU", "relu6": "ReLU6", "tanh": "tanh", "sigmoid": "sigmo
              "selu": "SELU", "softplus": "softplus", "prelu": "PReLU"}
 KIND_NAMES = {"conv": "a convolution", "linear": "a fully connected layer",
               "bn": "BatchNorm", "maxpool": "max pooling", "avgpool": "average pooling",
-              "lrn": "local response normalisation", "add": "the residual addition"}
+              "lrn": "local response normalisation", "add": "the residual addition",
+              "unknown": "a module the checker does not know"}
 ADDS = {"add", "add_", "__add__", "__iadd__", "__radd__"}
 FLATTENS = {"flatten", "view", "reshape"}
 POOLS = {"max_pool2d": "maxpool", "max_pool2d_with_indices": "maxpool",
@@ -78,6 +80,9 @@ class Step:
     module: nn.Module | None = field(default=None, repr=False)
     line: tuple[str, int] | None = None         # (file, line) of the user code that made the call
     batch: tuple[int, int] | None = None        # (batch in, batch out) for flattens
+    # (input, output) of a module the checker identified or could not: compared with the
+    # reference's layer on the same input.
+    sample: tuple | None = field(default=None, repr=False)
 
 
 @dataclass

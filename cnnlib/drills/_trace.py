@@ -4,6 +4,13 @@ Leaf modules are seen through forward hooks; functional calls made in a ``forwar
 ``x.view``, ``out + identity``) through a ``TorchFunctionMode``, which sees every torch function
 called while it is active. Each step remembers which step produced its input, so the shortcut of a
 residual block can be told from its main path.
+
+A module of another kind (a layer written by hand, a PyTorch module the checker does not read)
+is watched too. When what it returns was not made by a step recorded inside it, or when it made
+additions that may be a windowed sum rather than a residual, it is probed (``_identify``): an
+LRN or an activation computed by hand becomes that layer, and anything else one ``unknown``
+step under its own name. Either way the steps recorded inside it are dropped, so the verdict
+never blames a layer that only served it.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from torch.overrides import TorchFunctionMode
 
 from .. import layers as cnn_layers
 from .._probe import probing
+from ._identify import identify
 from ._layers import group_layers
 from ._steps import (ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, ADDS, FLATTENS, POOLS, Step,
                      Trace, pair, shape_of)
@@ -67,11 +75,11 @@ def _module_step(module: nn.Module, name: str, inputs, output) -> Step | None:
     elif isinstance(module, nn.LocalResponseNorm):
         kind = "lrn"  # PyTorch's alpha is divided by size: it averages the squares
         attrs = {"size": module.size, "alpha_sum": module.alpha / module.size,
-                 "beta": module.beta, "k": module.k, "torch": True}
+                 "beta": module.beta, "k": module.k, "torch": True, "across_channels": True}
     elif isinstance(module, cnn_layers.LocalResponseNorm):
         kind = "lrn"
         attrs = {"size": module.size, "alpha_sum": module.alpha, "beta": module.beta,
-                 "k": module.k, "torch": False}
+                 "k": module.k, "torch": False, "across_channels": module.across_channels}
     elif isinstance(module, (nn.Dropout, nn.Dropout2d, cnn_layers.Dropout)):
         kind = "dropout"
         attrs = {"p": float(module.p)}
@@ -152,7 +160,8 @@ def _function_step(func, args, kwargs, out, training: bool) -> Step | None:
         return Step("lrn", "F.local_response_norm", "",
                     {"size": size, "alpha_sum": alpha / size,
                      "beta": _arg(args, kwargs, 3, "beta", 0.75),
-                     "k": _arg(args, kwargs, 4, "k", 1.0), "torch": True}, shape_in, shape_out)
+                     "k": _arg(args, kwargs, 4, "k", 1.0), "torch": True,
+                     "across_channels": True}, shape_in, shape_out)
     if fname in ("dropout", "dropout_", "dropout2d", "feature_dropout"):
         p = _arg(args, kwargs, 1, "p", 0.5)
         on = _arg(args, kwargs, 2, "training", True)
@@ -209,6 +218,7 @@ class _Tracer(TorchFunctionMode):
         self.pending: list[tuple[nn.Module, str, tuple]] = []
         self.failed_step: Step | None = None
         self.called: set[int] = set()
+        self.open_calls: list[tuple] = []   # modules of other kinds, called and not returned
         self.names = {id(m): n for n, m in model.named_modules()}
 
     # -- bookkeeping --------------------------------------------------------------------------
@@ -255,6 +265,49 @@ class _Tracer(TorchFunctionMode):
                 self._record(step, inputs, output)
         finally:
             self.busy = False
+
+    # -- modules of other kinds --------------------------------------------------------------
+    def other_pre_hook(self, module, inputs):
+        if self.busy:
+            return
+        first = inputs[0] if inputs else None
+        sample = first.detach().clone() if isinstance(first, torch.Tensor) else None
+        self.open_calls.append((len(self.steps), sample, _user_frame()))
+
+    def other_post_hook(self, module, inputs, output):
+        if self.busy or not self.open_calls:
+            return
+        start, sample, line = self.open_calls.pop()
+        if sample is None or not isinstance(output, torch.Tensor):
+            return
+        self.busy = True
+        try:
+            self._settle(module, start, sample, inputs[0], output, line)
+        finally:
+            self.busy = False
+
+    def _settle(self, module, start: int, sample, first, output, line) -> None:
+        """Keep what was recorded inside ``module``, or replace it with one identified step."""
+        inside = self.steps[start:]
+        explained = self.producer.get(id(output), -2) >= start
+        if output is first or (output.shape == sample.shape and torch.equal(output, sample)):
+            return  # the input passed through (a dropout in eval mode, say)
+        if explained and not any(s.kind == "add" for s in inside):
+            return  # its own steps account for its output
+        parameter_free = not any(True for _ in module.parameters())
+        found = identify(module, sample) if parameter_free else None
+        if found is None and explained:
+            return
+        kind, attrs = found if found is not None else ("unknown", {})
+        # Forget the steps made inside: the module is one step, identified or not.
+        del self.steps[start:]
+        self.producer = {t: i for t, i in self.producer.items() if i < start}
+        step = Step(kind, type(module).__name__, self.names.get(id(module), ""), attrs,
+                    shape_of(sample), shape_of(output), 0, module=module, line=line,
+                    sample=(sample, output.detach().clone()))
+        step.srcs = self._srcs([first])
+        self.steps.append(step)
+        self._produced(output, len(self.steps) - 1)
 
     # -- functional calls ---------------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):
@@ -305,6 +358,18 @@ def _is_known_leaf(module: nn.Module) -> bool:
     return _module_step(module, "", (), None) is not None
 
 
+_CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _is_other(module: nn.Module, root: nn.Module) -> bool:
+    """A module to watch as a whole: not the model, not a container, not a layer the tracer
+    reads; without parameters (a layer written by hand) or without children (a PyTorch module
+    the tracer does not read, a layer with its own weights)."""
+    if module is root or isinstance(module, _CONTAINERS) or _is_known_leaf(module):
+        return False
+    return not any(True for _ in module.parameters()) or not any(True for _ in module.children())
+
+
 def trace(model: nn.Module, input_size) -> Trace:
     """Run ``model`` once on a seeded random batch of 2 and record what it did, in order."""
     size = tuple(input_size)
@@ -322,6 +387,9 @@ def trace(model: nn.Module, input_size) -> Trace:
         if not list(m.children()) and _is_known_leaf(m):
             handles.append(m.register_forward_pre_hook(tracer.pre_hook))
             handles.append(m.register_forward_hook(tracer.post_hook))
+        elif _is_other(m, model):
+            handles.append(m.register_forward_pre_hook(tracer.other_pre_hook))
+            handles.append(m.register_forward_hook(tracer.other_post_hook))
     out, error, failed_line = None, None, None
     try:
         with probing(model, handles), tracer:
