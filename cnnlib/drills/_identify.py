@@ -193,8 +193,8 @@ def same_as(reference: nn.Module | None, module: nn.Module | None,
     Compared on the input the model gave ``module`` (``sample``), then on random values from 0
     to 30 and 0 to 300 (activations as large as a trained network's): the model's own input
     may be too small to tell layers apart. ``(same, largest difference, largest reference
-    value, on what input)`` for the input that tells them apart best, or None when it cannot be told (no sample, a reference with
-    parameters, another input shape, an error).
+    value, on what input)`` for the input that tells them apart best, or None when it cannot
+    be told (no sample, a reference with parameters, another input shape, an error).
     """
     if reference is None or module is None or sample is None or \
             any(True for _ in reference.parameters()):
