@@ -46,7 +46,8 @@ from .fast import (FastSettings, autocast, backend_flags, grad_scaler, make_opti
 from .loader import TensorLoader
 from .models import build_model
 from .reports import format_result
-from .results import GPU_PEAKS, cpu_peak, default_out, device_peak, machine_info, write_result
+from .results import (GPU_PEAKS, ResultFile, cpu_peak, default_out, device_peak,
+                      machine_info)
 from .settings import pick_device, seed_everything
 from .train import evaluate, fit
 
@@ -423,6 +424,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-steps", type=int, help="cap on timed steps per measurement")
     parser.add_argument("--repeats", type=int, help="timed repeats per measurement")
     args = parser.parse_args(argv)
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     if args.threads:
         torch.set_num_threads(args.threads)
     mode = args.mode or "quick"
@@ -432,15 +435,15 @@ def main(argv=None) -> dict:
     plan = replace(plan, **{k: v for k, v in overrides.items() if v is not None})
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     device = pick_device(args.device)
-    out = args.out or default_out(device, mode)
+    out = ResultFile(args.out or default_out(device, mode))  # checked now; never overwrites
     result = run_benchmark(mode, models, device=device,
                            fast=FastSettings(compile=args.compile),
                            plan=plan, workers=args.workers, data_path=not args.no_data_path,
                            data_workers=[int(w) for w in args.data_workers.split(",")
                                          if w.strip()],
-                           save=lambda r: write_result(r, out))
+                           save=out.write)
     print(format_result(result))
-    print(f"\nwritten: {out}")
+    print(f"\nwritten: {out.path}")
     return result
 
 

@@ -130,6 +130,27 @@ def _check_normalisation(mean: torch.Tensor, std: torch.Tensor) -> None:
         raise ValueError(f"mean must be on the 0..1 scale (the loader divides the pixels by 255 "
                          f"first), got {_shown(mean)}: for statistics of 0..255 pixels, "
                          "divide mean and std by 255 (cnnlib.channel_stats gives them on 0..1)")
+    if (std > 1).any():  # pixels in 0..1 have a std of at most 0.5
+        raise ValueError(f"std must be on the 0..1 scale (the loader divides the pixels by 255 "
+                         f"first), where no channel's std exceeds 0.5; got {_shown(std)}: for "
+                         "statistics of 0..255 pixels, divide std by 255 (cnnlib.channel_stats "
+                         "gives them on 0..1)")
+
+
+def _check_device(device) -> torch.device:
+    """A device this machine has: ``"cuda"`` without a GPU is an error that says what to pass."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device must be a device such as 'cpu' or 'cuda', got {device!r}: "
+                         f"{error}") from None
+    present = {"cuda": torch.cuda.is_available, "mps": torch.backends.mps.is_available}
+    if device.type in present and not present[device.type]():
+        raise ValueError(f"device={str(device)!r}, but this machine has no {device.type} device "
+                         f"(torch.{'cuda' if device.type == 'cuda' else 'backends.mps'}."
+                         "is_available() is False): pass device=run.device (the device "
+                         "cnnlib.setup() chose), or device='cpu'")
+    return device
 
 
 class TensorLoader:
@@ -162,7 +183,7 @@ class TensorLoader:
         mean = _per_channel("mean", mean, 0.0, channels)
         std = _per_channel("std", std, 1.0, channels)
         _check_normalisation(mean, std)
-        self.device = torch.device(device)
+        self.device = _check_device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import math
 import statistics
 import sys
 import textwrap
@@ -33,7 +34,7 @@ from .fast import FastSettings, settings_for, synchronize
 from .models import build_model
 from .optim import one_cycle
 from .reports import format_recipe
-from .results import default_out, format_rate, machine_info, write_result
+from .results import ResultFile, default_out, format_rate, machine_info
 from .settings import RunSettings, pick_device, seed_everything
 from .train import StopTraining, evaluate, fit
 
@@ -102,9 +103,9 @@ def run_recipe(name: str = "cifar_resnet18", *, target: float | None = None,
     overrides.update(target=target, epochs=epochs, model=model)
     recipe = replace(RECIPES[name], **{k: v for k, v in overrides.items() if v is not None})
     if quick:
-        train_size = train_size or QUICK["train_size"]
-        test_size = test_size or QUICK["test_size"]
-        recipe = replace(recipe, epochs=epochs or QUICK["epochs"])
+        train_size = QUICK["train_size"] if train_size is None else train_size
+        test_size = QUICK["test_size"] if test_size is None else test_size
+        recipe = replace(recipe, epochs=QUICK["epochs"] if epochs is None else epochs)
     if not 0 < recipe.target <= 1:
         raise ValueError(f"target is a test accuracy between 0 and 1, got {recipe.target}")
     if recipe.epochs < 1:
@@ -259,25 +260,36 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m cnnlib.recipes",
                                      description=__doc__.split("\n")[0])
     parser.add_argument("recipe", choices=sorted(RECIPES))
-    parser.add_argument("--target", type=float, help="test accuracy to stop at (0..1)")
-    parser.add_argument("--epochs", type=int, help="epoch budget (= one-cycle schedule length)")
+    parser.add_argument("--target", type=_in_range(float, 0, 1, low_open=True),
+                        help="test accuracy to stop at (0..1)")
+    parser.add_argument("--epochs", type=_in_range(int, 1),
+                        help="epoch budget (= one-cycle schedule length)")
     parser.add_argument("--quick", action="store_true",
                         help=f"smoke test: {QUICK['train_size']} training images, 1 epoch")
     parser.add_argument("--model", help="another registered model (e.g. lenet5 for a fast check)")
-    parser.add_argument("--batch-size", type=int, help="training batch size")
-    parser.add_argument("--max-lr", type=float, help="peak learning rate of the one-cycle")
-    parser.add_argument("--label-smoothing", type=float)
-    parser.add_argument("--weight-decay", type=float)
+    parser.add_argument("--batch-size", type=_in_range(int, 1), help="training batch size")
+    parser.add_argument("--max-lr", type=_in_range(float, 0, low_open=True),
+                        help="peak learning rate of the one-cycle")
+    parser.add_argument("--label-smoothing", type=_in_range(float, 0, 1))
+    parser.add_argument("--weight-decay", type=_in_range(float, 0))
     parser.add_argument("--tta", action=argparse.BooleanOptionalAction,
                         help="test accuracy of the mean over each image and its mirror image")
-    parser.add_argument("--train-size", type=int)
-    parser.add_argument("--test-size", type=int)
+    parser.add_argument("--train-size", type=_in_range(int, 1))
+    parser.add_argument("--test-size", type=_in_range(int, 1))
     parser.add_argument("--device", help="cuda, cpu, ... (default: the best available)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--compile", action="store_true", help="also torch.compile the model")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
     parser.add_argument("--out", type=Path, help="JSON result path (default: ./benchmarks/...)")
     args = parser.parse_args(argv)
+    # another model gets its own file name, so it does not overwrite the recipe's own run; the
+    # path is checked now, not after training, and an existing file is never replaced
+    kind = f"recipe-{args.recipe}" + (f"-{args.model}" if args.model else "")
+    mode = "quick" if args.quick else "full"
+    try:
+        out = ResultFile(args.out or default_out(pick_device(args.device), mode, kind))
+    except (ValueError, OSError) as error:
+        parser.error(f"--out: {error}")
     result = run_recipe(args.recipe, target=args.target, epochs=args.epochs, quick=args.quick,
                         model=args.model, train_size=args.train_size, test_size=args.test_size,
                         device=args.device, seed=args.seed,
@@ -285,15 +297,27 @@ def main(argv=None) -> dict:
                         batch_size=args.batch_size, max_lr=args.max_lr,
                         label_smoothing=args.label_smoothing, weight_decay=args.weight_decay,
                         tta=args.tta)
-    # another model gets its own file name, so it does not overwrite the recipe's own run
     result["command"] = " ".join(["python -m cnnlib.recipes", *(argv if argv is not None
                                                                  else sys.argv[1:])])
-    kind = f"recipe-{args.recipe}" + (f"-{args.model}" if args.model else "")
-    out = args.out or default_out(torch.device(result["device"]), result["mode"], kind)
-    write_result(result, out)
-    print(format_recipe(result))
-    print(f"written: {out}")
+    print(format_recipe(result))  # printed first: a failed write loses nothing measured
+    print(f"written: {out.write(result)}")
     return result
+
+
+def _in_range(kind, low, high=None, low_open: bool = False):
+    """An argparse type: a number of ``kind`` from ``low`` (excluded if ``low_open``) to
+    ``high``, so that ``--epochs 0`` is an error, not a silent default."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
+        if not math.isfinite(value) or (value <= low if low_open else value < low) or (high is not None and value > high):
+            span = (f"{'above' if low_open else 'at least'} {low}"
+                    + (f" and at most {high}" if high is not None else ""))
+            raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {span}")
+        return value
+    return parse
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import json
 import os
 import platform
 import re
+import tempfile
 import time
 from pathlib import Path
 
@@ -172,12 +173,79 @@ def default_out(device: torch.device, mode: str, kind: str | None = None) -> Pat
     return OUTPUT_DIR / f"{prefix}{device_slug(device)}-{date}-{mode}.json"
 
 
+class ResultFile:
+    """Where one run's result goes: checked before the run, and never over another file.
+
+    The one rule for result file names: if ``out`` exists (a run earlier the same day, or a
+    file of yours), the result goes to ``<name>-2.json``, ``<name>-3.json``... instead; the
+    name is claimed when the first result is written (atomically, so two runs at once get two
+    files), and every later :meth:`write` of the same run replaces only that file. A path that
+    cannot be written (a folder, a file in the way of its folder, a read-only folder) is an
+    error when the ``ResultFile`` is made, before any measuring.
+    """
+
+    def __init__(self, out):
+        self.wanted, self.path = check_result_path(out), None
+
+    def write(self, result: dict) -> Path:
+        """Write ``result`` as JSON (atomically); return the path it went to."""
+        text = json.dumps(result, indent=1) + "\n"
+        claimed = self.path is None
+        if claimed:
+            self.path = _claim(self.wanted)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.",
+                                   suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as file:
+                file.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            if claimed:  # the empty file this call created, and nothing else
+                self.path.unlink(missing_ok=True)
+                self.path = None
+            raise
+        return self.path
+
+
+def check_result_path(out) -> Path:
+    """``out`` as a ``Path`` a result file can be written to, or an error that says why not."""
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out).strip():
+        raise ValueError(f"out must be the path of a .json file, got {out!r}")
+    text = os.fspath(out)
+    path = Path(text).expanduser()
+    if text.endswith(("/", os.sep)) or path.is_dir():
+        raise ValueError(f"out={text!r} is a folder: give a file path in it, such as "
+                         f"{str(path / 'result.json')!r}")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise ValueError(f"out={text!r} cannot be written: {folder} is a file, not a folder. "
+                         "Choose a path in a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"out={text!r} cannot be written: the folder {folder} is not "
+                              "writable. Choose a folder you can write to")
+    return path
+
+
+def _claim(path: Path) -> Path:
+    """Create ``path``, or the first free ``<stem>-N<suffix>`` beside it; never an existing file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = path, 1
+    while True:
+        try:
+            os.close(os.open(candidate, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+
+
 def write_result(result: dict, out: Path) -> Path:
-    """Write a measured result as JSON, creating its folder (``./benchmarks`` by default)."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    return out
+    """Write a measured result as JSON, creating its folder (``./benchmarks`` by default); an
+    existing file is never replaced (:class:`ResultFile`): returns the path written."""
+    return ResultFile(out).write(result)
 
 
 def load_results(paths=None, kind: str | None = None) -> list[dict]:

@@ -102,8 +102,9 @@ def seed_everything(seed: int = 0, deterministic: bool = False) -> None:
     it needs ``CUBLAS_WORKSPACE_CONFIG``); CPU runs are repeatable without it. See :func:`setup`
     for what it does to ``cudnn.benchmark``.
     """
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**64:
+        raise ValueError(f"seed must be a non-negative int below 2**64 (torch's limit), got "
+                         f"{seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)

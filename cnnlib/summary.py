@@ -80,7 +80,13 @@ class Summary:
 
 def summary(model: torch.nn.Module, input_size=(1, 3, 32, 32), depth: int = 3,
             device: str | torch.device | None = None) -> Summary:
-    """Run ``model`` once on zeros of ``input_size`` (batch included) and return its layer table."""
+    """Run ``model`` once on zeros of ``input_size`` (batch included) and return its layer table.
+
+    For a model with 2-D convolutions, a three-number ``input_size`` is read as C×H×W (the
+    book's way of writing shapes) and a batch of one is added: ``(3, 32, 32)`` means
+    ``(1, 3, 32, 32)``, not a batch of three images without a channel axis.
+    """
+    input_size = _with_batch(model, input_size)
     if device is None:
         params = list(model.parameters())
         device = params[0].device if params else "cpu"
@@ -90,3 +96,14 @@ def summary(model: torch.nn.Module, input_size=(1, 3, 32, 32), depth: int = 3,
     table = Summary(stats, model, depth)
     table.mult_adds = stats.total_mult_adds / batch
     return table
+
+
+def _with_batch(model: torch.nn.Module, input_size):
+    """``input_size`` with a batch axis: ``(1, *input_size)`` for C×H×W given to a 2-D CNN."""
+    if not isinstance(input_size, (tuple, list)) or not input_size:
+        raise ValueError(f"input_size is N×C×H×W, e.g. (1, 3, 32, 32), got {input_size!r}")
+    if isinstance(input_size[0], (tuple, list)):  # several inputs: as given
+        return input_size
+    if len(input_size) == 3 and any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):
+        return (1, *input_size)
+    return input_size

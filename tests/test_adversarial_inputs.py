@@ -13,7 +13,12 @@ the cases of groups 3, 4, 5 and 8 here; the others were found by trying.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
+import os
 import re
+import unicodedata
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +33,14 @@ from PIL import Image
 from torch import nn
 
 from cnnlib import arithmetic as A
-from cnnlib import folders
+from cnnlib import bench, folders, recipes
 from cnnlib.data import DatasetUnavailableError, channel_stats, load_data, load_tensors, subset
 from cnnlib.drills import check
 from cnnlib.loader import TensorLoader
 from cnnlib.models import get_model
-from cnnlib.settings import RunSettings
+from cnnlib.results import ResultFile
+from cnnlib.settings import RunSettings, seed_everything
+from cnnlib.summary import summary
 
 CPU = torch.device("cpu")
 
@@ -141,6 +148,16 @@ def first_batch(**kwargs):
     return next(iter(loader(shuffle=False, **kwargs)))
 
 
+def cuda_loader():
+    """A loader asked for CUDA, on a machine that has none (a GPU machine pretends not to)."""
+    real = torch.cuda.is_available
+    torch.cuda.is_available = lambda: False
+    try:
+        return loader(device="cuda")
+    finally:
+        torch.cuda.is_available = real
+
+
 LOADER = {
     "std=0": (lambda ctx: loader(std=(0.0,)), Raises(
         ValueError, r"std must be > 0 for every channel, got \(0,\): a std of 0 divides by 0 "
@@ -155,6 +172,14 @@ LOADER = {
         ValueError, r"one value per channel \(1\), got 3 mean value\(s\)")),
     "mean on the 0..255 scale": (lambda ctx: loader(mean=(33.3,), std=(78.6,)), Raises(
         ValueError, r"mean must be on the 0..1 scale .*got \(33.3.*divide mean and std by 255")),
+    "std on the 0..255 scale with a 0..1 mean": (lambda ctx: loader(std=(78.57,)), Raises(
+        ValueError, r"std must be on the 0..1 scale .*no channel's std exceeds 0.5; got "
+                    r"\(78.57,\): for statistics of 0..255 pixels, divide std by 255")),
+    "device='cuda' on a machine without one": (lambda ctx: cuda_loader(), Raises(
+        ValueError, r"device='cuda', but this machine has no cuda device \(torch.cuda."
+                    r"is_available\(\) is False\): pass device=run.device .*or device='cpu'")),
+    "device='gpu' (no such device)": (lambda ctx: loader(device="gpu"), Raises(
+        ValueError, r"device must be a device such as 'cpu' or 'cuda', got 'gpu'")),
     "mean as a string": (lambda ctx: loader(mean="0.5"), Raises(
         TypeError, r"mean must be numbers, one per channel, got '0.5'")),
     "batch_size=True": (lambda ctx: loader(batch_size=True), Raises(
@@ -238,7 +263,16 @@ def lenet_under_autocast(ctx):
         return get_model("lenet5").eval()(torch.randn(2, 1, 32, 32, dtype=torch.bfloat16))
 
 
+def summaries(sizes):
+    model = get_model("lenet5")
+    return [repr(summary(model, size)) for size in sizes]
+
+
 MODELS = {
+    "summary with C×H×W, the batch axis forgotten": (
+        lambda ctx: summaries([(1, 32, 32), (1, 1, 32, 32)]), Behaves(
+            lambda tables: tables[0] == tables[1] and "6x28x28" in tables[0],
+            "C×H×W is read as one image: the same table, channels and multiply-adds included")),
     "float64 input (NumPy's default)": (
         lambda ctx: lenet(torch.from_numpy(np.random.rand(2, 1, 32, 32))), Raises(
             ValueError, r"LeNet-5 expects float32 input \(the dtype of its weights\), got "
@@ -393,6 +427,54 @@ def split_with_one_owl_anyway(ctx):
     return train, val, [w.category for w in caught]
 
 
+def photo_work(ctx) -> Path:
+    """work/photos/cat/a.png (the scanned folder) and work/notes/notes.txt (your own work)."""
+    work = ctx.tmp / "work"
+    (work / "photos" / "cat").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(work / "photos" / "cat" / "a.png")
+    (work / "notes").mkdir()
+    (work / "notes" / "notes.txt").write_text("three weeks of notes")
+    return work / "photos"
+
+
+def clean_into(ctx, where):
+    """normalise_images(overwrite=True) into ``where(photos)``; then every file is still there."""
+    photos = photo_work(ctx)
+    try:
+        return folders.normalise_images(folders.scan_folder(photos), where(photos),
+                                        overwrite=True)
+    finally:
+        assert (photos / "cat" / "a.png").is_file()
+        assert (photos.parent / "notes" / "notes.txt").read_text() == "three weeks of notes"
+
+
+def clean_twice(ctx):
+    photos = photo_work(ctx)
+    scan, out = folders.scan_folder(photos), ctx.tmp / "clean"
+    first = folders.normalise_images(scan, out)
+    (out / "cat" / "stale.png").write_bytes(b"")
+    second = folders.normalise_images(scan, out, overwrite=True)
+    return len(first), len(second), (out / "cat" / "stale.png").exists()
+
+
+def fifo_scan(ctx):
+    saved(ctx, Image.new("RGB", (8, 8)), "a.png")
+    os.mkfifo(ctx.tmp / "folder" / "cat" / "pipe.png")
+    return [(r.rel, r.status) for r in folders.scan_folder(ctx.tmp / "folder").records]
+
+
+def dangling_link_folder(ctx):
+    saved(ctx, Image.new("RGB", (8, 8)), "a.png")
+    (ctx.tmp / "folder" / "cat" / "gone.png").symlink_to(ctx.tmp / "nowhere.png")
+    return folders.checked_image_folder(ctx.tmp / "folder")
+
+
+def nfc_and_nfd(ctx):
+    for form in ("NFC", "NFD"):
+        saved(ctx, Image.new("RGB", (8, 8)), "a.png", unicodedata.normalize(form, "café"))
+    return folders.checked_image_folder(ctx.tmp / "folder")
+
+
 def one_image_folder(ctx):
     saved(ctx, Image.new("RGB", (8, 8)))
     return folders.scan_folder(ctx.tmp / "folder")
@@ -449,6 +531,35 @@ FOLDERS = {
         lambda ctx: folders.find_duplicates(one_image_folder(ctx), max_distance=-1), Raises(
             ValueError, r"max_distance must be from 0 to 64, got -1; it is the most differing "
                         r"bits")),
+    "normalise_images into the photo folder itself": (
+        lambda ctx: clean_into(ctx, lambda photos: photos), Raises(
+            ValueError, r"out='.*photos' is the scanned folder .*photos: writing there would mix "
+                        r"the copy with the originals, and overwrite=True would delete them. "
+                        r"Choose a folder outside it, e.g. .*photos_clean")),
+    "normalise_images into the folder that holds the photos and your work": (
+        lambda ctx: clean_into(ctx, lambda photos: photos.parent), Raises(
+            ValueError, r"out='.*work' holds the scanned folder .*photos")),
+    "normalise_images into a folder inside the photos": (
+        lambda ctx: clean_into(ctx, lambda photos: photos / "clean"), Raises(
+            ValueError, r"out='.*photos/clean' lies inside the scanned folder")),
+    "normalise_images, overwrite=True, into a folder of your own": (
+        lambda ctx: clean_into(ctx, lambda photos: photos.parent / "notes"), Raises(
+            FileExistsError, r".*notes exists, is not empty, and was not written by "
+                             r"cnnlib.folders \(it may hold your own files\), so overwrite=True "
+                             r"does not delete it.*Choose a new folder")),
+    "normalise_images, overwrite=True, over its own earlier output": (
+        lambda ctx: clean_twice(ctx), Behaves(
+            lambda r: r == (1, 1, False), "rewritten: the folder cnnlib wrote, and only it")),
+    "a FIFO named like an image in a class folder": (fifo_scan, Behaves(
+        lambda records: records == [("cat/a.png", "ok"), ("cat/pipe.png", "corrupt")],
+        "listed, never opened (opening it would wait forever)")),
+    "a dangling symbolic link in a class folder": (dangling_link_folder, Raises(
+        folders.UndecodableImageError,
+        r"1 image file\(s\) cannot be decoded:\n  cat/gone.png: a symbolic link to .*nowhere.png, "
+        r"which does not exist")),
+    "class folders 'café' in NFC and in NFD": (nfc_and_nfd, Behaves(
+        lambda ds: ds.classes == ["café"] and sorted(ds.targets) == [0, 0],
+        "one class, as the reader sees one name")),
     "normalise_images size=0": (
         lambda ctx: folders.normalise_images(one_image_folder(ctx), ctx.tmp / "out", size=0),
         Raises(ValueError, r"size must be >= 1, got 0; it is the side of the square images")),
@@ -547,15 +658,80 @@ DRILLS = {
 }
 
 
+# --- commands and result files ------------------------------------------------------------------
+
+def command(main, *argv) -> str:
+    """What a command line printed to stderr when it refused its arguments (argparse's exit)."""
+    stderr = io.StringIO()
+    with contextlib.redirect_stderr(stderr), pytest.raises(SystemExit):
+        main(list(argv))
+    return stderr.getvalue()
+
+
+def said(*parts: str) -> Callable:
+    return lambda text: all(part in text for part in parts)
+
+
+def result_twice(ctx):
+    """A result written where one already is, then a second run the same way."""
+    out = ctx.tmp / "r.json"
+    out.write_text('{"mine": 1}')
+    first = ResultFile(out)
+    paths = [first.write({"run": 1}), first.write({"run": 1, "more": 2}),
+             ResultFile(out).write({"run": 2})]
+    return [p.name for p in paths], json.loads(out.read_text())
+
+
+def file_in_the_way(ctx):
+    (ctx.tmp / "file").write_text("")
+    return ResultFile(ctx.tmp / "file" / "r.json")
+
+
+def recipe_out_under_a_file(ctx):
+    (ctx.tmp / "file").write_text("")
+    return command(recipes.main, "cifar_resnet18", "--quick", "--device", "cpu", "--out",
+                   str(ctx.tmp / "file" / "r.json"))
+
+
+COMMANDS = {
+    "a result file that exists already, and two runs": (result_twice, Behaves(
+        lambda r: r == (["r-2.json", "r-2.json", "r-3.json"], {"mine": 1}),
+        "never over another file: -2, -3...; one run keeps writing its own")),
+    "a result path under a file": (file_in_the_way, Raises(
+        ValueError, r"out='.*file/r.json' cannot be written: .*file is a file, not a folder")),
+    "a result path that is a folder": (lambda ctx: ResultFile(str(ctx.tmp) + "/"), Raises(
+        ValueError, r"out='.*/' is a folder: give a file path in it, such as '.*result.json'")),
+    "recipes --out under a file: refused before training": (recipe_out_under_a_file, Behaves(
+        said("--out: out=", "is a file, not a folder"), "an argument error, nothing run")),
+    "recipes --epochs 0": (lambda ctx: command(recipes.main, "cifar_resnet18", "--epochs", "0"),
+                           Behaves(said("--epochs", "0 is out of range: it must be at least 1"),
+                                   "not the recipe's default budget")),
+    "recipes --train-size 0": (
+        lambda ctx: command(recipes.main, "cifar_resnet18", "--quick", "--train-size", "0"),
+        Behaves(said("--train-size", "must be at least 1"), "not the quick default of 512")),
+    "recipes --max-lr 0": (lambda ctx: command(recipes.main, "cifar_resnet18", "--max-lr", "0"),
+                           Behaves(said("--max-lr", "it must be above 0"), "refused")),
+    "recipes --target 1.5": (lambda ctx: command(recipes.main, "cifar_resnet18", "--target",
+                                                 "1.5"),
+                             Behaves(said("--target", "at most 1"), "refused")),
+    "bench --repeats 0": (lambda ctx: command(bench.main, "--repeats", "0"), Behaves(
+        said("--repeats must be at least 1, got 0"), "refused before measuring")),
+    "setup(seed=2**64)": (lambda ctx: seed_everything(2**64), Raises(
+        ValueError, r"seed must be a non-negative int below 2\*\*64 \(torch's limit\), got "
+                    r"18446744073709551616")),
+}
+
+
 # --- the table, run ------------------------------------------------------------------------------
 
 TABLE = {"data": DATA, "loader": LOADER, "models": MODELS, "arithmetic": ARITHMETIC,
-         "folders": FOLDERS, "drills": DRILLS}
+         "folders": FOLDERS, "drills": DRILLS, "commands": COMMANDS}
 CASES = [(group, name, *row) for group, rows in TABLE.items() for name, row in rows.items()]
 
 
 @pytest.fixture
-def ctx(tmp_path, data_dir):
+def ctx(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # cnnlib's record of its folders
     return SimpleNamespace(tmp=tmp_path, data=Path(data_dir))
 
 

@@ -36,7 +36,8 @@ from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkp
                                read_checkpoint, save_checkpoint)
 from cnnlib.history import History
 from cnnlib.loader import TensorLoader
-from cnnlib.train import evaluate, fit, predict
+from cnnlib.data import DataBundle
+from cnnlib.train import _show, evaluate, fit, predict
 
 CORRUPTED = r"is corrupted: .*The file cannot be trusted: delete it and resume from an earlier copy"
 UNREADABLE = CORRUPTED.replace("is corrupted: ", "is corrupted: it is not a readable torch file "
@@ -1199,6 +1200,297 @@ def _(ctx):
     load_checkpoint(ctx.path, model=run.model, optimizer=run.optimizer)
 
 
+# === issue 27: one run, one file per writer; the model against its data; finished epochs =======
+# Found by a tester who had not read these suites: every case lost work, trained on the wrong
+# thing silently, or failed with a traceback from inside torch.
+
+MODEL = "the model against its data"
+
+
+@case(PLACES, "checkpoint and BestCheckpoint on one path", ValueError,
+      r"checkpoint= and BestCheckpoint would write the same file, .*tiny.pt: the one written "
+      r"last would replace the other .*Give each its own path, e.g. .*tiny_best.pt",
+      then=untrained)
+def _(ctx):
+    run = tiny()
+    ctx.run, ctx.start = run, weights(run.model)
+    train(run, checkpoint=ctx.path, callbacks=[BestCheckpoint(ctx.path, run.model)])
+
+
+@case(PLACES, "two BestCheckpoints on one path, one spelt with ..", ValueError,
+      r"BestCheckpoint and BestCheckpoint would write the same file", then=untrained)
+def _(ctx):
+    run = tiny()
+    ctx.run, ctx.start = run, weights(run.model)
+    other = ctx.path.parent / ".." / "runs" / ctx.path.name
+    train(run, callbacks=[BestCheckpoint(ctx.path, run.model, key="train_acc"),
+                          BestCheckpoint(other, run.model, key="train_loss")])
+
+
+@case(PLACES, "a checkpoint path with ~: the home folder, not a folder named ~")
+def _(ctx):
+    ctx.mp.setenv("HOME", str(ctx.tmp / "home"))
+    ctx.mp.chdir(ctx.tmp)
+    train(tiny(), epochs=1, checkpoint="~/runs/x.pt")
+    assert (ctx.tmp / "home" / "runs" / "x.pt").is_file() and not (ctx.tmp / "~").exists()
+
+
+@case(PLACES, "a checkpoint path that ends with /", IsADirectoryError,
+      r"checkpoint='.*runs/' ends with a separator, so it names a folder, not a file: give the "
+      r"path of a file in it, such as '.*runs/run.pt'", then=untrained)
+def _(ctx):
+    before_training(ctx, checkpoint=str(ctx.path.parent) + "/")
+    assert not ctx.path.parent.exists()
+
+
+@case(PLACES, "a checkpoint that is a symbolic link (a Drive file): written through")
+def _(ctx):
+    drive = ctx.tmp / "drive" / "tiny.pt"
+    drive.parent.mkdir()
+    train(tiny(), epochs=1, checkpoint=drive)
+    ctx.path.parent.mkdir()
+    ctx.path.symlink_to(drive)
+    history = train(tiny(), epochs=2, checkpoint=ctx.path, resume=True)
+    assert ctx.path.is_symlink() and history["epoch"] == [1, 2]
+    assert read_checkpoint(drive)["epoch"] == 2
+
+
+@case(PLACES, "BestCheckpoint built for another model", ValueError,
+      r"BestCheckpoint was built for another model than the one fit trains \(a Sequential that "
+      r"shares no weights with this Sequential\): it would save weights that were never "
+      r"trained. Build it with the model you pass to fit", then=untrained)
+def _(ctx):
+    run, other = tiny(), tiny()
+    ctx.run, ctx.start = run, weights(run.model)
+    train(run, callbacks=[BestCheckpoint(ctx.path, other.model)])
+
+
+@case(PLACES, "BestCheckpoint watching test_loss keeps the lowest")
+def _(ctx):
+    run = tiny()
+    best = BestCheckpoint(ctx.path, run.model, key="test_loss")
+    history = train(run, epochs=3, callbacks=[best])
+    losses = history["test_loss"]
+    assert best.best == min(losses) and best.epoch == 1 + losses.index(min(losses))
+    assert read_checkpoint(ctx.path)["epoch"] == best.epoch and "%" not in repr(best)
+
+
+@case(PLACES, "BestCheckpoint on a key of unknown direction", ValueError,
+      r"BestCheckpoint cannot tell whether a higher 'lr' is better: say so with higher=True")
+def _(ctx):
+    BestCheckpoint(ctx.path, tiny().model, key="lr")
+
+
+def labelled(labels, num_classes=None, **kwargs):
+    images = torch.zeros(len(labels), 1, 4, 4, dtype=torch.uint8)
+    return TensorLoader(images, torch.as_tensor(labels), batch_size=4, num_classes=num_classes,
+                        **kwargs)
+
+
+def fit_model(ctx, model, train_loader=None, test_loader=None, **kwargs):
+    """fit ``model`` (weights kept in ``ctx.start``) on a loader of labels 0..2."""
+    ctx.run = SimpleNamespace(model=model)
+    ctx.start = weights(model)
+    return fit(model, train_loader or labelled([0, 1, 2, 0]), test_loader, epochs=1,
+               progress=False, **kwargs)
+
+
+class Returns(nn.Module):
+    """The tiny model, with its output passed through ``then``."""
+
+    def __init__(self, then):
+        super().__init__()
+        self.net, self.then = tiny().model, then
+
+    def forward(self, x):
+        return self.then(self.net(x))
+
+
+@case(MODEL, "a loss module instead of a loss function", TypeError,
+      r"loss_fn is the module CrossEntropyLoss\(\), but fit and evaluate need a loss function "
+      r"that takes reduction= .*pass F.cross_entropy, or functools.partial", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model, test_loader=labelled([0, 1]), loss_fn=nn.CrossEntropyLoss())
+
+
+@case(MODEL, "labels beyond the model's outputs", ValueError,
+      r"a label is 7, but the model has 3 outputs \(classes 0 to 2\): build it with as many "
+      r"outputs as the data has classes \(e.g. num_classes=8\)", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model, labelled([0, 1, 7, 2]))
+
+
+@case(MODEL, "test labels beyond the model's outputs: before training", ValueError,
+      r"the test loader has a label 5, but the model has 3 outputs", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model, test_loader=labelled([0, 5]))
+
+
+@case(MODEL, "float labels with a classification loss", RuntimeError,
+      r"the loss failed on the first batch: the model's output is \(4, 3\) torch.float32, the "
+      r"labels are \(4,\) torch.float32. Class labels must be integers: convert them with "
+      r"labels.long\(\)", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model, labelled([0.0, 1.0, 2.0, 0.0]))
+
+
+@case(MODEL, "a float64 model", TypeError,
+      r"the model's weights are torch.float64, but the loader gives torch.float32 images: "
+      r"convert the model with model.float\(\)", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model.double())
+
+
+@case(MODEL, "a model that returns a tuple", TypeError,
+      r"the model returned a tuple, not a tensor of logits: .*Return them from forward\(\)",
+      then=untrained)
+def _(ctx):
+    fit_model(ctx, Returns(lambda logits: (logits, logits)))
+
+
+@case(MODEL, "a model that returns N×C×1×1 scores", ValueError,
+      r"the model returned 4×3×1×1 scores \(N×C×1×1\), not N×C: flatten them .*x.flatten\(1\)",
+      then=untrained)
+def _(ctx):
+    fit_model(ctx, Returns(lambda logits: logits[:, :, None, None]))
+
+
+@case(MODEL, "more outputs than the data has classes", ValueError,
+      r"the model has 3 outputs, but the data has 2 classes \(the loader's num_classes\).*Build "
+      r"it with num_classes=2", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model, labelled([0, 1, 1, 0], num_classes=2))
+
+
+@case(MODEL, "fit(model, train, train)", ValueError,
+      r"test_loader is the training loader itself: .*Pass the test split, e.g. data.test",
+      then=untrained)
+def _(ctx):
+    train_loader = labelled([0, 1, 2, 0])
+    fit_model(ctx, tiny().model, train_loader, train_loader)
+
+
+@case(MODEL, "a test loader that drops its last batch", ValueError,
+      r"the test loader drops its last, incomplete batch \(drop_last=True\), so 2 of its 10 "
+      r"images would never be evaluated: build it with drop_last=False", then=untrained)
+def _(ctx):
+    fit_model(ctx, tiny().model, test_loader=labelled([0, 1] * 5, drop_last=True))
+
+
+@case(MODEL, "evaluate(model, data) with the whole bundle", TypeError,
+      r"evaluate got the whole DataBundle \(its .train and .test\) as loader, not one loader: "
+      r"pass data.test")
+def _(ctx):
+    loader = labelled([0, 1])
+    evaluate(tiny().model, DataBundle(loader, loader, ("a", "b"), (0.0,), (1.0,), (1, 4, 4)))
+
+
+@case(MODEL, "evaluate with a model that returns a tuple", TypeError,
+      r"the model returned a tuple, not a tensor of logits")
+def _(ctx):
+    evaluate(Returns(lambda logits: (logits,)), labelled([0, 1]))
+
+
+@case(MODEL, "evaluate with a loss module", TypeError, r"loss_fn is the module NLLLoss\(\)")
+def _(ctx):
+    evaluate(tiny().model, labelled([0, 1]), nn.NLLLoss())
+
+
+@case(ARGS, "lr as a string", TypeError,
+      r"lr must be a number, got the string '0.01': write lr=0.01")
+def _(ctx):
+    fit(tiny().model, loaders(8), epochs=1, lr="0.01", progress=False)
+
+
+def one_cycle_for(run, epochs):
+    return torch.optim.lr_scheduler.OneCycleLR(run.optimizer, max_lr=0.1,
+                                               total_steps=epochs * STEPS)
+
+
+@case(ARGS, "a one-cycle schedule stepped per epoch", ValueError,
+      r"OneCycleLR counts optimiser steps \(12 in all\), but fit would step it once per epoch, "
+      r"so it would never anneal: pass scheduler_per_batch=True")
+def _(ctx):
+    run = tiny()
+    run.scheduler = one_cycle_for(run, 3)
+    train(run, epochs=3)
+
+
+@case(ARGS, "a one-cycle schedule shorter than the run", ValueError,
+      r"the OneCycleLR schedule has 4 step\(s\) left, but fit will take 12 .*Build it for as "
+      r"many epochs as fit runs")
+def _(ctx):
+    run = tiny()
+    run.scheduler = one_cycle_for(run, 1)
+    train(run, epochs=3, scheduler_per_batch=True)
+
+
+def nan_gradient_at(model: nn.Module, call: int):
+    """The ``call``-th backward pass leaves NaN gradients: the loss was finite, the step is not."""
+    calls = []
+    weight = model[1].weight
+
+    def hook(grad):
+        calls.append(1)
+        return grad * float("nan") if len(calls) == call else grad
+    return weight.register_hook(hook)
+
+
+def diverged_unsaved(ctx, error):
+    assert error.history["epoch"] == [1] and read_checkpoint(ctx.path)["epoch"] == 1
+
+
+@case(ARGS, "NaN weights from the last step of an epoch: not recorded, not saved",
+      FloatingPointError,
+      r"epoch 2 ended with non-finite test_loss and weights \(test_loss nan\): the training "
+      r"diverged .*neither recorded nor saved; the checkpoint still holds epoch 1",
+      then=diverged_unsaved)
+def _(ctx):
+    run = tiny()
+    nan_gradient_at(run.model, 2 * STEPS)
+    train(run, checkpoint=ctx.path)
+
+
+@case(ARGS, "lr=1e30 on one batch: diverged weights are not saved", FloatingPointError,
+      r"epoch 1 ended with non-finite .*no checkpoint was written",
+      then=lambda ctx, error: not ctx.path.exists() or pytest.fail("saved"))
+def _(ctx):
+    images = torch.randint(0, 256, (8, 1, 4, 4), dtype=torch.uint8,
+                           generator=torch.Generator().manual_seed(0))
+    data = TensorLoader(images, torch.arange(8) % 3, batch_size=8)
+    fit(tiny().model, data, data.__class__(images, torch.arange(8) % 3, batch_size=8),
+        epochs=1, lr=1e30, checkpoint=ctx.path, progress=False)
+
+
+@case(ARGS, "History().best() on an empty history", ValueError,
+      r"the history is empty, so it has no best 'test_acc': train first")
+def _(ctx):
+    History().best()
+
+
+@case(ARGS, "History.best() without test accuracy", KeyError,
+      r"the history has no 'test_acc'; its keys are \['epoch', 'train_acc'\]: pass a test "
+      r"loader to fit")
+def _(ctx):
+    History([{"epoch": 1, "train_acc": 0.5}]).best()
+
+
+@case(ARGS, "History.best('test_loss') is the lowest loss")
+def _(ctx):
+    rows = [{"epoch": 1, "test_loss": 2.0}, {"epoch": 2, "test_loss": 0.5},
+            {"epoch": 3, "test_loss": 1.0}]
+    assert History(rows).best("test_loss")["epoch"] == 2
+
+
+@case(ARGS, "CNNLIB_PROGRESS=false hides the progress bars")
+def _(ctx):
+    for value in ("false", "False", "no", "off", "0"):
+        ctx.mp.setenv("CNNLIB_PROGRESS", value)
+        assert _show(None) is False
+    ctx.mp.setenv("CNNLIB_PROGRESS", "1")
+    assert _show(None) is True and _show(False) is False
+
+
 # --- running the table ----------------------------------------------------------------------------
 
 @pytest.fixture
@@ -1231,5 +1523,5 @@ def test_the_table_is_large_and_grouped():
     for c in CASES:
         groups.setdefault(c.group, []).append(c)
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
-    assert set(groups) == {FILES, VALUES, PLACES, ARGS, RESUME}
+    assert set(groups) == {FILES, VALUES, PLACES, ARGS, RESUME, MODEL}
     assert all(len(cases) >= 6 for cases in groups.values())

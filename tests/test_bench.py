@@ -177,7 +177,8 @@ def test_a_run_that_stops_keeps_what_it_measured(tmp_path, monkeypatch):
 
     monkeypatch.setattr(bench, "bench_model", lambda *args: _model_row())
     bench.main(["--full", "--device", "cpu", "--out", str(out), "--no-data-path"])
-    finished = json.loads(out.read_text())
+    assert json.loads(out.read_text()) == partial  # a second run never replaces a result
+    finished = json.loads((tmp_path / "partial-2.json").read_text())
     assert finished["complete"] is True and len(finished["models"]) == 3
     assert finished["wall_seconds"] > 0
     assert "incomplete" not in reports.format_result(finished)
