@@ -23,7 +23,8 @@ Two choices keep equivalent models equal:
   counts as following the layer before the pool, since max-pooling commutes with any
   non-decreasing function (``pool(relu(x)) == relu(pool(x))``).
 * Dropout is compared by count and rate. Its position is only noted: the AlexNet paper and
-  torchvision put it on different sides of the same layers, and both are in use.
+  torchvision put it on different sides of the same layers, and both are in use (they train
+  differently and are the same network at test time).
 
 In a residual block, the layers on the shortcut are moved, for the comparison, to just before
 the addition they feed, so computing the shortcut first or last does not matter.
