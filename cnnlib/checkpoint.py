@@ -151,8 +151,8 @@ def check_path(path) -> Path:
                                       f"as {str(Path(text) / 'run.pt')!r}")
     path = Path(text).expanduser()
     if path.is_dir():
-        raise _os_error(errno.EISDIR, f"checkpoint={text!r} is a folder, not a file: give "
-                                      f"the path of a file in it, such as {str(path / 'run.pt')!r}")
+        raise _os_error(errno.EISDIR, f"checkpoint={text!r} is a folder, not a file: give the "
+                                      f"path of a file in it, such as {str(path / 'run.pt')!r}")
     if path.is_symlink():
         return Path(os.path.realpath(path))
     return path

@@ -312,7 +312,8 @@ def _in_range(kind, low, high=None, low_open: bool = False):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {kind.__name__}") from None
-        if not math.isfinite(value) or (value <= low if low_open else value < low) or (high is not None and value > high):
+        below = value <= low if low_open else value < low
+        if not math.isfinite(value) or below or (high is not None and value > high):
             span = (f"{'above' if low_open else 'at least'} {low}"
                     + (f" and at most {high}" if high is not None else ""))
             raise argparse.ArgumentTypeError(f"{text} is out of range: it must be {span}")

@@ -230,7 +230,8 @@ def check_result_path(out) -> Path:
 
 
 def _claim(path: Path) -> Path:
-    """Create ``path``, or the first free ``<stem>-N<suffix>`` beside it; never an existing file."""
+    """Create ``path``, or the first free ``<stem>-N<suffix>`` beside it: never an existing
+    file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     candidate, n = path, 1
     while True:

@@ -151,11 +151,16 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     the environment sets ``CNNLIB_PROGRESS=0`` (as the book's builds do). ``epochs=0`` trains
     nothing and returns an empty history.
 
-    Everything that can be checked before training is: the arguments, empty loaders, a model
-    without trainable parameters, an optimiser built for another model, and, when there are
-    epochs left to train, whether a checkpoint can be written at ``checkpoint``
-    (:func:`cnnlib.checkpoint.check_destination`), so that no mistake shows up only after a
-    whole epoch.
+    Everything that can be checked before training is: the arguments, empty loaders, a test
+    loader that is the training loader or drops images, a loss module instead of a function,
+    a model without trainable parameters, an optimiser built for another model, a one-cycle
+    schedule not stepped per batch or shorter than the run, a callback built for another model
+    or writing the checkpoint's own file, and, when there are epochs left to train, whether a
+    checkpoint can be written at ``checkpoint`` (:func:`cnnlib.checkpoint.check_path`: ``~``
+    expanded, a symbolic link written through; :func:`~cnnlib.checkpoint.check_destination`).
+    The first batch is checked against the model before the first step (:mod:`cnnlib._first_batch`:
+    the weights' dtype, an N × C output, labels within it, as many outputs as the loader's
+    ``num_classes``). So no mistake shows up only after a whole epoch.
 
     After every epoch, in this order: the epoch's row is added to the history, the model,
     optimiser, scheduler, history and random states are saved to ``checkpoint`` (if given; an
@@ -186,6 +191,9 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
       :class:`~cnnlib.checkpoint.CheckpointSaveError`: the previous checkpoint is intact, the
       completed epochs are in its ``history``, and the model holds the last completed epoch. An
       error, not a return like Ctrl-C: the run did not stop because you asked it to.
+    * An epoch that ends with a non-finite training or test loss, or non-finite weights (a
+      step after the last loss check diverged), raises ``FloatingPointError`` before the epoch
+      is recorded or saved: the checkpoint keeps the last good epoch.
     * Any other error (a loss that is not finite, a callback's own error) propagates as it is,
       with the completed epochs attached as ``error.history``; the model then holds the weights
       of the moment it happened. A loss that is not finite raises ``FloatingPointError`` before

@@ -475,7 +475,7 @@ def test_the_page_when_things_go_wrong_shows_what_the_code_says(tmp_path, monkey
     examples = page_examples()
     assert [name for name, _, _ in examples] == ["setup", "alexnet", "offline", "damaged", "nan",
                                                   "ctrl-c", "resume", "corrupted", "untrusted",
-                                                  "float64", "sizes", "std"]
+                                                  "float64", "sizes", "std", "outputs"]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CNNLIB_MODE", "quick")
     monkeypatch.setenv("CNNLIB_DATA", str(data_dir))
