@@ -90,6 +90,12 @@ def _append(path: Path, name: str, folder, run: dict, design: dict | None, repla
         record = load_record(name, folder)
     else:
         record = {"format": RECORD_FORMAT, "name": name, "design": design or {}, "runs": []}
+    if design is not None and design != record["design"]:
+        kept = [r for r in record["runs"] if not r.get("pilot")]
+        if kept:
+            raise ValueError(f"{path} holds {len(kept)} run(s) of another design; a run of a "
+                             "changed design starts a new record (another folder or name)")
+        record["design"] = design  # so far only pilots: the design they led to replaces it
     same = [r for r in record["runs"] if _key(r) == _key(run)]
     if same and not replace:
         raise FileExistsError(f"{path} already has a run of arm {run['arm']!r} with seed "

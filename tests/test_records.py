@@ -145,7 +145,7 @@ def test_step_decay_gives_the_rates_of_multisteplr():
     model = torch.nn.Linear(2, 2)
     hyper = {"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, "decay_at": [0.5, 0.75]}
     budget = experiments.Budget(train_size=1, test_size=1, epochs=16)
-    opt, sched, per_batch = experiments._sgd_step_decay(model, hyper, budget, 1)
+    opt, sched, per_batch = experiments._sgd(model, hyper, budget, None)
     ref_opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
     ref = torch.optim.lr_scheduler.MultiStepLR(ref_opt, [8, 12], gamma=0.1)
     for _ in range(16):
@@ -206,3 +206,12 @@ def test_every_shipped_record_is_complete_and_matches_its_design(path):
                 exp.budget.epochs, exp.budget.train_size, exp.budget.image_size)
     for arm in exp.arms:
         assert len(records.runs(record, arm)) >= 3, f"{arm}: fewer than three seeds"
+
+
+def test_a_changed_design_replaces_a_pilots_only_record_and_is_refused_after_runs(tmp_path):
+    records.append_run("demo", fake_run(pilot=True), tmp_path, design={"lr": 0.1})
+    records.append_run("demo", fake_run(), tmp_path, design={"lr": 0.2})
+    assert records.load_record("demo", tmp_path)["design"] == {"lr": 0.2}
+    with pytest.raises(ValueError, match="another design"):
+        records.append_run("demo", fake_run(seed=1), tmp_path, design={"lr": 0.3})
+    records.append_run("demo", fake_run(seed=1), tmp_path, design={"lr": 0.2})
