@@ -175,9 +175,10 @@ def _explain_torchvision(h: int, w: int) -> str:
 
 
 class AlexNetTorchvision(nn.Module):
-    """torchvision's AlexNet: the paper's layers on one GPU, with other widths (64-192-384-256-256,
-    from Krizhevsky's 2014 "one weird trick" paper), no LRN, conv1 padded by 2, and an adaptive
-    average pool that makes the classifier see 256×6×6 whatever the input size.
+        """torchvision's AlexNet: the paper's layers on one GPU, with other widths (64-192-384-256-256;
+    torchvision cites Krizhevsky's 2014 "one weird trick" paper, whose widths are
+    64-192-384-384-256), no LRN, conv1 padded by 2, and an adaptive average pool after the last
+    max-pool (both are there) that makes the classifier see 256×6×6 whatever the input size.
 
     Layer names (``features.0.weight``, ...) equal torchvision's, so its pretrained state_dict
     loads as is. Any input of at least 63×63 works (``min_input_size``): below that the third
