@@ -175,7 +175,7 @@ def _explain_torchvision(h: int, w: int) -> str:
 
 
 class AlexNetTorchvision(nn.Module):
-        """torchvision's AlexNet: the paper's layers on one GPU, with other widths (64-192-384-256-256;
+    """torchvision's AlexNet: the paper's layers on one GPU, with other widths (64-192-384-256-256;
     torchvision cites Krizhevsky's 2014 "one weird trick" paper, whose widths are
     64-192-384-384-256), no LRN, conv1 padded by 2, and an adaptive average pool after the last
     max-pool (both are there) that makes the classifier see 256×6×6 whatever the input size.
