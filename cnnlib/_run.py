@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import warnings
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -257,6 +258,10 @@ def check_trainable(model: torch.nn.Module) -> None:
                          f"would have nothing to update: {fix}")
 
 
+class SameLoaderWarning(UserWarning):
+    """``fit`` was given one loader as both the training and the test loader."""
+
+
 LOADER_NAMES = {"train_loader": "training", "test_loader": "test", "loader": "evaluation"}
 
 
@@ -275,8 +280,8 @@ def check_loader(name: str, loader, caller: str = "fit") -> int:
 
 
 def check_loaders(train_loader, test_loader) -> None:
-    """Empty loaders fail before the first epoch, not with a division by zero after it; so do
-    a test loader that is the training loader and one that would leave images out."""
+    """Empty loaders fail before the first epoch, not with a division by zero after it; so does
+    a test loader that would leave images out. One loader given as both is warned about."""
     for name, loader in (("train_loader", train_loader), ("test_loader", test_loader)):
         if loader is None and name == "test_loader":
             continue
@@ -288,11 +293,10 @@ def check_loaders(train_loader, test_loader) -> None:
                 f"the {LOADER_NAMES[name]} loader has no batches (len({name}) == 0): its "
                 "dataset is empty, or smaller than one batch with drop_last=True. Check the "
                 f"dataset's size and the batch size{fix}")
-    if test_loader is not None and test_loader is train_loader:
-        raise ValueError("test_loader is the training loader itself: the test accuracy would "
-                         "measure memory, not generalisation (and evaluating would draw from "
-                         "its shuffling). Pass the test split, e.g. data.test, or "
-                         "test_loader=None")
+    if test_loader is not None and test_loader is train_loader:  # a warning: chapter 3 shows it
+        warnings.warn("test_loader is the training loader itself: the test accuracy will "
+                      "measure memory, not generalisation. Pass the test split, e.g. data.test, "
+                      "or test_loader=None", SameLoaderWarning, stacklevel=4)
     if test_loader is not None and getattr(test_loader, "drop_last", False):
         total = getattr(test_loader, "dataset_size", None)
         if total is None and hasattr(getattr(test_loader, "dataset", None), "__len__"):

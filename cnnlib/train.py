@@ -152,14 +152,14 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     nothing and returns an empty history.
 
     Everything that can be checked before training is: the arguments, empty loaders, a test
-    loader that is the training loader or drops images, a loss module instead of a function,
-    a model without trainable parameters, an optimiser built for another model, a one-cycle
-    schedule not stepped per batch or shorter than the run, a callback built for another model
-    or writing the checkpoint's own file, and, when there are epochs left to train, whether a
-    checkpoint can be written at ``checkpoint`` (:func:`cnnlib.checkpoint.check_path`: ``~``
-    expanded, a symbolic link written through; :func:`~cnnlib.checkpoint.check_destination`).
-    The first batch is checked against the model before the first step (:mod:`cnnlib._first_batch`:
-    the weights' dtype, an N × C output, labels within it, as many outputs as the loader's
+    loader that drops images (one that is the training loader is warned about), a loss module
+    instead of a function, a model without trainable parameters, an optimiser built for
+    another model, a one-cycle schedule not stepped per batch or shorter than the run, a
+    callback built for another model or writing the checkpoint's own file, and, when there are
+    epochs left to train, whether a checkpoint can be written at ``checkpoint``
+    (:func:`cnnlib.checkpoint.check_path`: ``~`` expanded, a symbolic link written through;
+    :func:`~cnnlib.checkpoint.check_destination`). The first batch is checked against the model
+    before the first step (:mod:`cnnlib._first_batch`: the weights' dtype, an N × C output, labels within it, as many outputs as the loader's
     ``num_classes``). So no mistake shows up only after a whole epoch.
 
     After every epoch, in this order: the epoch's row is added to the history, the model,

@@ -19,6 +19,7 @@ import re
 import shutil
 import struct
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,7 @@ import torch
 from torch import nn
 
 from cnnlib import checkpoint as ckpt
+from cnnlib._run import SameLoaderWarning
 from cnnlib.callbacks import BestCheckpoint, StopTraining
 from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkpoint,
                                read_checkpoint, save_checkpoint)
@@ -1362,12 +1364,16 @@ def _(ctx):
     fit_model(ctx, tiny().model, labelled([0, 1, 1, 0], num_classes=2))
 
 
-@case(MODEL, "fit(model, train, train)", ValueError,
-      r"test_loader is the training loader itself: .*Pass the test split, e.g. data.test",
+@case(MODEL, "fit(model, train, train): a warning (chapter 3 makes this slip on purpose)",
+      SameLoaderWarning,
+      r"test_loader is the training loader itself: the test accuracy will measure memory, not "
+      r"generalisation. Pass the test split, e.g. data.test, or test_loader=None",
       then=untrained)
 def _(ctx):
     train_loader = labelled([0, 1, 2, 0])
-    fit_model(ctx, tiny().model, train_loader, train_loader)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SameLoaderWarning)
+        fit_model(ctx, tiny().model, train_loader, train_loader)
 
 
 @case(MODEL, "a test loader that drops its last batch", ValueError,
