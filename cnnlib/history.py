@@ -80,7 +80,9 @@ def spread(values, fmt: str = "{:.1f}", short: bool = False) -> str:
     ``short=True`` gives ``mean ± sd`` alone, for tables.
 
     ``None`` values (a threshold never reached) are counted, not averaged: "2 of 3 runs never".
-    The sd is the sample standard deviation (n - 1); one run gives just its value.
+    The sd is the sample standard deviation (n - 1); one run gives just its value, and runs that
+    all give the same value (as printed) say so: "9.0 in all 3 runs", not "9.0 ± 0.0 (9.0 to
+    9.0, 3 runs)".
     """
     values = list(values)
     if not values:
@@ -91,6 +93,9 @@ def spread(values, fmt: str = "{:.1f}", short: bool = False) -> str:
         return f"never ({len(values)} of {len(values)} runs)"
     if len(reached) == 1:
         text = fmt.format(reached[0])
+    elif fmt.format(min(reached)) == fmt.format(max(reached)):  # the same value every time
+        text = fmt.format(reached[0]) + (f" in all {len(reached)} runs" if not never else
+                                         f" in each of {len(reached)} runs")
     else:
         mean = sum(reached) / len(reached)
         sd = (sum((v - mean) ** 2 for v in reached) / (len(reached) - 1)) ** 0.5
