@@ -126,7 +126,8 @@ def test_every_reference_is_listed_and_has_an_input_size():
     names = list_references()
     for name in ("lenet5", "lenet5_classic", "alexnet_paper", "alexnet_torchvision",
                  "alexnet_cifar", "basic_block", "basic_block_down", "bottleneck",
-                 "bottleneck_down", "resnet18", "resnet18_cifar", "resnet20"):
+                 "bottleneck_down", "bottleneck_down_v1", "resnet18", "resnet18_cifar",
+                 "resnet20"):
         assert name in names
         assert len(get_reference(name).input_size) == 3
 
@@ -378,6 +379,29 @@ def test_a_hand_written_relu_or_pool_is_recognised():
     result = verdict(model, "lenet5")
     assert result.ok, result.text
     assert "UnfoldPool" in result.text and "Accepted" in result.text
+
+
+def test_the_papers_v1_bottleneck_is_named_as_that_variant():
+    class StrideOnFirst(nn.Module):  # the paper's block: stride 2 on the first 1×1
+        def __init__(self):
+            super().__init__()
+            self.conv1, self.bn1 = conv1x1(256, 128, 2), nn.BatchNorm2d(128)
+            self.conv2 = nn.Conv2d(128, 128, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(128)
+            self.conv3, self.bn3 = conv1x1(128, 512), nn.BatchNorm2d(512)
+            self.downsample = projection(256, 512, 2)
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = F.relu(self.bn2(self.conv2(out)))
+            return F.relu(self.bn3(self.conv3(out)) + self.downsample(x))
+    assert verdict(StrideOnFirst(), "bottleneck_down_v1").ok
+    assert_says(verdict(StrideOnFirst(), "bottleneck_down"), "stride=2",
+                "matches ResNet bottleneck block as in the paper (v1",
+                "reference='bottleneck_down_v1'")
+    torchvision_block = Bottleneck(256, 128, 2, projection(256, 512, 2))
+    assert_says(verdict(torchvision_block, "bottleneck_down_v1"),
+                "reference='bottleneck_down'")
 
 
 def test_tanh_model_is_pointed_to_the_classic_reference():

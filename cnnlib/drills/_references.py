@@ -92,6 +92,16 @@ def _block(kind: str, inplanes: int, planes: int, stride: int = 1) -> Callable[[
     return build
 
 
+def _bottleneck_v1(inplanes: int, planes: int, stride: int) -> Callable[[], nn.Module]:
+    """The paper's bottleneck (v1): the block's stride on the first 1×1, the 3×3 at stride 1."""
+    def build():
+        block = _block("bottleneck", inplanes, planes, stride)()
+        block.conv1 = models.resnet.conv1x1(inplanes, planes, stride)
+        block.conv2 = models.resnet.conv3x3(planes, planes)
+        return block
+    return build
+
+
 def _registered(name: str, **kwargs) -> Callable[[], nn.Module]:
     return lambda: models.get_model(name, **kwargs)
 
@@ -147,6 +157,12 @@ for _reference in (
     Reference("bottleneck_down", "ResNet bottleneck block (256 → 128 → 512, stride 2, "
                                  "projection shortcut)",
               _block("bottleneck", 256, 128, 2), (256, 56, 56),
+              alternatives=("bottleneck_down_v1",),
+              hints=(("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
+    Reference("bottleneck_down_v1", "ResNet bottleneck block as in the paper (v1: stride 2 on "
+                                    "the first 1×1; 256 → 128 → 512, projection shortcut)",
+              _bottleneck_v1(256, 128, 2), (256, 56, 56),
+              alternatives=("bottleneck_down",),
               hints=(("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
     Reference("resnet18", "ResNet-18 (ImageNet, 224×224)", _registered("resnet18"),
               (3, 224, 224)),
