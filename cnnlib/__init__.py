@@ -5,7 +5,8 @@
     data = cnnlib.load_data("mnist", run)     # real data as tensor loaders
     history = cnnlib.fit(model, data.train, data.test, epochs=run.pick(1, 10))
 
-Every module has one job; CONTRIBUTING.md has the map of which may import which.
+Every module has one job; CONTRIBUTING.md has the map of which may import which. Modules load
+on first use, so ``import cnnlib`` is quick and a figure's first call pays for matplotlib.
 
 - settings: device, mode and seed for a run (``setup``, the banner)
 - data: the datasets, as tensors on the device; loader: the tensor loader with on-device
@@ -20,31 +21,60 @@ Every module has one job; CONTRIBUTING.md has the map of which may import which.
 - drills: the whiteboard checker; colab: how answer cells behave in Colab; notebook: numbers
   glued into a page's prose
 - callbacks: what ``fit`` calls after each epoch (``StopTraining``, ``BestCheckpoint``)
-- records: the runs of the chapters' experiments (``python -m cnnlib.experiments`` makes them;
-  that module is imported only when run, so that it starts without runpy's warning)
+- records: the runs of the chapters' experiments, which ``python -m cnnlib.experiments`` makes
 - bench, recipes: measured speed (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``);
   results: the machine, its peak FLOP/s and the result files; reports: the tables of those runs
 """
 
+from __future__ import annotations
+
+import importlib
+
 from ._version import __version__
-from .checkpoint import (CheckpointError, CheckpointSaveError, checkpoint_path, load_checkpoint,
-                         save_checkpoint)
-from .data import DATASETS, DatasetUnavailableError, channel_stats, data_root, load_data, load_tensors
-from .fast import FastSettings
-from .history import History, epochs_to_reach, spread
-from .loader import TensorLoader
-from .notebook import glue
-from .optim import one_cycle
-from .settings import (RunSettings, banner, model_device, pick_device, pick_mode, seed_everything,
-                       setup)
+# Eager: cnnlib.summary is the function, and the module of the same name would replace it if
+# it were first imported by another module.
 from .summary import summary
-from .tables import format_table
-from .train import StopTraining, evaluate, fit, predict, predict_probs
-# Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``
-# (except ``summary``: ``cnnlib.summary`` is the function, the module of the same name holds it).
-from . import (arithmetic, bench, callbacks, checkpoint, colab, conv_from_scratch,  # noqa: E402
-               data, diagnose, drills, fast, folders, history, layers, loader, models, notebook,
-               optim, plots, recipes, records, reports, results, settings, tables, train)
+
+# Everything else loads on first use (PEP 562): ``import cnnlib`` costs little beyond torch,
+# matplotlib loads with the first figure, torchvision with the first dataset, and
+# ``python -m cnnlib.bench`` starts without runpy's "found in sys.modules" warning.
+_EXPORTS = {
+    "checkpoint": ("CheckpointError", "CheckpointSaveError", "checkpoint_path",
+                   "load_checkpoint", "save_checkpoint"),
+    "data": ("DATASETS", "DatasetUnavailableError", "channel_stats", "data_root", "load_data",
+             "load_tensors"),
+    "fast": ("FastSettings",),
+    "history": ("History", "epochs_to_reach", "spread"),
+    "loader": ("TensorLoader",),
+    "notebook": ("glue",),
+    "optim": ("one_cycle",),
+    "settings": ("RunSettings", "banner", "model_device", "pick_device", "pick_mode",
+                 "seed_everything", "setup"),
+    "tables": ("format_table",),
+    "train": ("StopTraining", "evaluate", "fit", "predict", "predict_probs"),
+}
+_HOME = {name: module for module, names in _EXPORTS.items() for name in names}
+# Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
+_MODULES = ("arithmetic", "bench", "callbacks", "checkpoint", "colab", "conv_from_scratch",
+            "data", "diagnose", "drills", "experiments", "fast", "folders", "history", "layers",
+            "loader", "models", "notebook", "optim", "plots", "recipes", "records", "reports",
+            "results", "settings", "tables", "train")
+
+
+def __getattr__(name: str):
+    if name in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'cnnlib' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_HOME, *_MODULES})
+
 
 __all__ = [
     "__version__",

@@ -17,7 +17,6 @@ from typing import TypeVar
 
 import numpy as np
 import torch
-import torchvision
 
 from . import colab
 from ._version import __version__
@@ -140,6 +139,8 @@ class RunSettings:
 
 def versions() -> dict[str, str]:
     """The versions a result depends on: cnnlib, torch, torchvision and Python."""
+    import torchvision  # on use: importing it costs seconds, and only results need it
+
     return {"cnnlib": __version__, "torch": torch.__version__,
             "torchvision": torchvision.__version__, "python": platform.python_version()}
 
