@@ -20,9 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import math
+import operator
 
 import numpy as np
 import torch
+import torch.fx
+import torch.nn.functional as F
 from torch import nn
 
 from ._args import NotAWholeNumberError, whole_number
@@ -185,12 +188,22 @@ def receptive_field(layers: nn.Module | Iterable) -> list[dict]:
     """Receptive field ``r`` and cumulative stride ``j`` (the "jump") after each layer.
 
     ``layers`` is a sequence of ``(kernel_size, stride)`` or ``(kernel_size, stride, dilation)``
-    tuples, of modules, or a module whose leaf modules are taken in registration order (an
-    ``nn.Sequential``). Starting from one input pixel (``r = j = 1``), each layer widens the field
-    by ``k_eff - 1`` steps of the current jump, ``r += (k_eff - 1) * j``, then multiplies the jump
-    by its stride, ``j *= s``: that is why strides early in a network grow the field fastest.
-    Padding moves the field but does not change its size, so it is not needed here.
+    tuples, of modules, or a module. Starting from one input pixel (``r = j = 1``), each layer
+    widens the field by ``k_eff - 1`` steps of the current jump, ``r += (k_eff - 1) * j``, then
+    multiplies the jump by its stride, ``j *= s``: that is why strides early in a network grow
+    the field fastest. Padding moves the field but does not change its size, so it is not
+    needed here.
+
+    A module built of ``nn.Sequential`` containers is one chain: its leaf modules are taken in
+    order. Any other (a residual block, a ResNet stage) is followed along its data flow, traced
+    with ``torch.fx``: where paths meet (a shortcut's addition, a concatenation) the field is
+    that of the longest path, and a row of type ``add`` (or ``cat``...) says so; a shortcut's
+    layers are on their own path, not in series with the block's. The last row is always the
+    output's. A forward that cannot be traced, or uses a function that changes the field in a
+    way not known here, is refused with its name.
     """
+    if isinstance(layers, nn.Module) and not _one_chain(layers):
+        return _traced_field(layers)
     if isinstance(layers, nn.Module):
         named = [(n, m) for n, m in layers.named_modules() if not list(m.children())]
     else:
@@ -207,11 +220,115 @@ def receptive_field(layers: nn.Module | Iterable) -> list[dict]:
             for arg, value in zip(("kernel_size", "stride", "dilation"), (k, s, d)):
                 _check_int(arg, value, 1)
             kind = "layer"
-        r += (d * (k - 1)) * j
-        j *= s
+        r, j = _widen(r, j, k, s, d)
         rows.append({"name": name, "type": kind, "kernel_size": k, "stride": s, "dilation": d,
                      "r": r, "j": j})
     return rows
+
+
+def _widen(r: int, j: int, k: int, s: int, d: int) -> tuple[int, int]:
+    return r + (d * (k - 1)) * j, j * s
+
+
+def _one_chain(model: nn.Module) -> bool:
+    """Every container is a plain ``nn.Sequential``: the leaves in order are the data flow."""
+    return all(isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+               for m in model.modules() if list(m.children()))
+
+
+# Functions through which each output pixel depends on the same pixel of each input.
+_PIXELWISE = {operator.add, operator.iadd, operator.mul, operator.imul, operator.sub,
+              operator.isub, operator.truediv, operator.neg, torch.add, torch.mul, torch.sub,
+              torch.cat, torch.relu, torch.sigmoid, torch.tanh, F.relu, F.relu6, F.leaky_relu,
+              F.gelu, F.silu, F.elu, F.dropout, F.pad}
+_PIXELWISE_METHODS = {"add", "add_", "mul", "mul_", "sub", "relu", "relu_", "sigmoid", "tanh",
+                      "clamp", "clamp_", "contiguous", "clone", "float", "to", "type_as"}
+_NOT_TENSORS = {"size", "dim", "numel"}  # methods whose result is no feature map
+
+
+def _traced_field(model: nn.Module) -> list[dict]:
+    """The receptive field along the data flow of ``model``'s forward, traced by torch.fx."""
+    model_name = type(model).__name__
+    try:
+        graph = torch.fx.symbolic_trace(model).graph
+    except Exception as error:  # noqa: BLE001 (torch.fx raises many kinds)
+        raise ValueError(
+            f"receptive_field cannot follow {model_name}'s forward: it is not an nn.Sequential, "
+            f"and torch.fx could not trace it ({type(error).__name__}, above). Pass its "
+            "convolutional part as an nn.Sequential (for example model.features or one stage, "
+            "model.layer1), or a list of (kernel_size, stride) tuples") from error
+    field: dict = {}  # node -> (r, j) for feature maps, None for other values
+    rows: list[dict] = []
+    for node in graph.nodes:
+        if node.op == "placeholder":
+            field[node] = (1, 1)
+            continue
+        if node.op == "output":
+            out = next((field.get(a) for a in _node_args(node) if field.get(a)), None)
+            if out is None:
+                raise ValueError(f"{model_name}'s forward returns no feature map")
+            if not rows or (rows[-1]["r"], rows[-1]["j"]) != out or rows[-1]["node"] != (
+                    node.args[0] if isinstance(node.args[0], torch.fx.Node) else None):
+                rows.append(_row("output", "output", 1, 1, 1, out, None))
+            break
+        inputs = [field[a] for a in _node_args(node) if field.get(a)]
+        if node.op == "get_attr" or not inputs or (
+                node.op == "call_method" and node.target in _NOT_TENSORS):
+            field[node] = None
+            continue
+        if node.op == "call_module":
+            module = model.get_submodule(node.target)
+            k, s, d = _kernel_of(module)
+            field[node] = _widen(*inputs[0], k, s, d)
+            rows.append(_row(node.target, type(module).__name__, k, s, d, field[node], node))
+            continue
+        name = getattr(node.target, "__name__", str(node.target))
+        if node.op == "call_function" and node.target is operator.getitem:
+            field[node] = _widen(*inputs[0], 1, _slice_step(node, model_name), 1)
+            continue
+        if not (node.target in _PIXELWISE or (node.op == "call_method"
+                                               and node.target in _PIXELWISE_METHODS)):
+            where = ("pass only the convolutional part of the model (for example "
+                     "model.features)" if name in ("flatten", "view", "reshape", "mean")
+                     or "adaptive" in name else "pass its layers as modules (nn.Conv2d, "
+                     "nn.MaxPool2d...) or as a list of (kernel_size, stride) tuples")
+            raise ValueError(f"receptive_field cannot follow the function {name} in "
+                             f"{model_name}'s forward (node {node.name}): {where}")
+        jumps = sorted({j for _, j in inputs})
+        if len(jumps) > 1:
+            raise ValueError(f"the paths that meet at {name} in {model_name}'s forward (node "
+                             f"{node.name}) have different strides ({jumps}), so their pixels "
+                             "do not line up: receptive_field cannot follow this model")
+        field[node] = (max(r for r, _ in inputs), jumps[0])
+        if len(inputs) > 1:
+            rows.append(_row(node.name, name.strip("_"), 1, 1, 1, field[node], node))
+    for row in rows:
+        del row["node"]
+    return rows
+
+
+def _node_args(node) -> list:
+    """The graph nodes among a node's arguments, nested ones included."""
+    found: list = []
+    torch.fx.node.map_arg((node.args, node.kwargs), found.append)
+    return found
+
+
+def _row(name, kind, k, s, d, field, node) -> dict:
+    return {"name": name, "type": kind, "kernel_size": k, "stride": s, "dilation": d,
+            "r": field[0], "j": field[1], "node": node}
+
+
+def _slice_step(node, model_name: str) -> int:
+    """The stride of ``x[:, :, ::s, ::s]``: 1 when the height and width are not indexed."""
+    index = node.args[1] if isinstance(node.args[1], tuple) else (node.args[1],)
+    spatial = index[2:4]
+    steps = {(i.step or 1) for i in spatial if isinstance(i, slice) and i.start in (None, 0)
+             and i.stop is None and isinstance(i.step or 1, int)}
+    if len(steps) != (1 if spatial else 0) or (len(spatial) == 1 and steps != {1}):
+        raise ValueError(f"receptive_field cannot follow the indexing {node.name} in "
+                         f"{model_name}'s forward ({index!r}): only x[:, :, ::s, ::s] is known")
+    return steps.pop() if steps else 1
 
 
 def _kernel_area(kernel_size: int | Sequence[int]) -> int:

@@ -360,6 +360,12 @@ ARITHMETIC = {
         ValueError, r"size must be >= 1, got -4; it is the input's height or width")),
     "receptive_field stride 0": (lambda ctx: A.receptive_field([(3, 0)]), Raises(
         ValueError, r"stride must be >= 1, got 0")),
+    "receptive_field of a ResNet stage": (  # issue 27: the shortcut was counted in series (23)
+        lambda ctx: A.receptive_field(get_model("resnet18").layer2)[-1]["r"],
+        Behaves(lambda r: r == 15, "a block's field is its longest path's, as the gradient says")),
+    "receptive_field of a whole ResNet": (lambda ctx: A.receptive_field(get_model("resnet20")),
+                                          Raises(ValueError, r"cannot follow ResNet's forward: "
+                                                 r".*one stage, model.layer1")),
     "count_params of a string": (lambda ctx: A.count_params("lenet5"), Raises(
         TypeError, r"count_params expects an nn.Module, got str; .*conv_params or linear_params")),
 }

@@ -7,6 +7,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnlib.models import get_model
+from cnnlib.models.resnet import BasicBlock, Bottleneck, ResNet
+
 from cnnlib.arithmetic import (
     conv_macs,
     conv_output_size,
@@ -326,3 +329,83 @@ def test_count_weighted_layers_skips_tutorial_style_shortcuts():
     block.conv1, block.conv2 = nn.Conv2d(3, 8, 3), nn.Conv2d(8, 8, 3)
     block.shortcut = nn.Sequential(nn.Conv2d(3, 8, 1), nn.BatchNorm2d(8))
     assert count_weighted_layers(block) == 2
+
+
+# --- receptive field along a residual block's data flow (issue 27) ---------------------------
+
+def gradient_field(model: nn.Module, channels: int, size: int = 64) -> int:
+    """Rows of the input that reach the centre output pixel, measured by its gradient; every
+    convolution's weights positive so that no two paths cancel."""
+    model.eval()
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.constant_(module.weight, 0.05)
+    x = torch.ones(1, channels, size, size, requires_grad=True)
+    out = model(x)
+    c = out.shape[2] // 2
+    out[0, :, c, c].sum().backward()
+    rows = torch.nonzero(x.grad[0].abs().sum((0, 2))).flatten()
+    return int(rows[-1] - rows[0] + 1)
+
+
+def resnet_stage(shortcut_type="B", shortcut=True, block=None):
+    net = ResNet(block or BasicBlock, [2, 2, 2], stem="cifar", widths=(16, 32, 64),
+                 shortcut=shortcut, shortcut_type=shortcut_type)
+    return net.layer2, net.layer2[0].conv1.in_channels
+
+
+@pytest.mark.parametrize("build", [
+    lambda: resnet_stage(),  # 2 blocks, the first with stride 2 and a 1×1 projection
+    lambda: resnet_stage("A"),  # the zero-padding shortcut subsamples by indexing
+    lambda: resnet_stage(shortcut=False),  # the plain twin: a chain after all
+    lambda: resnet_stage(block=Bottleneck),
+    lambda: (BasicBlock(8, 8), 8),
+    lambda: (nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2),
+                           nn.Conv2d(4, 4, 5, stride=2, padding=2), nn.Conv2d(4, 4, 3)), 3),
+], ids=["resnet stage", "stage, shortcut A", "plain stage", "bottleneck stage", "basic block",
+        "plain stack"])
+def test_receptive_field_of_residual_blocks_matches_gradient(build):
+    """A shortcut's layers are a path of their own, not layers in series with the block's: a
+    2-block stage with stride 2 sees 15 input rows, not the 23 of walking modules in order."""
+    model, channels = build()
+    assert receptive_field(model)[-1]["r"] == gradient_field(model, channels)
+
+
+def test_receptive_field_of_a_stage_names_the_addition():
+    stage, _ = resnet_stage()
+    rows = receptive_field(stage)
+    assert rows[-1]["r"] == 15 and rows[-1]["j"] == 2
+    adds = [row for row in rows if row["type"] == "add"]
+    assert len(adds) == 2 and adds[0]["r"] == 7  # the longer path: two 3x3 convolutions
+    shortcut = next(row for row in rows if row["name"] == "0.downsample.0")
+    assert (shortcut["r"], shortcut["j"]) == (1, 2)
+
+
+def test_receptive_field_refuses_what_it_cannot_follow():
+    with pytest.raises(ValueError, match=r"cannot follow ResNet's forward: .*torch.fx could not "
+                                         r"trace it.*model.layer1"):
+        receptive_field(get_model("resnet20"))
+
+    class Pooled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.other = nn.Conv2d(1, 1, 3), nn.Conv2d(1, 1, 3)
+
+        def forward(self, x):
+            return F.max_pool2d(self.conv(x), 2) + self.other(x)[:, :, :-1:, :-1:]
+
+    with pytest.raises(ValueError, match=r"cannot follow the function max_pool2d in Pooled's "
+                                         r"forward.*nn.MaxPool2d"):
+        receptive_field(Pooled())
+
+    class Misaligned(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Conv2d(1, 1, 3, stride=2), nn.Conv2d(1, 1, 3)
+
+        def forward(self, x):
+            return torch.cat([self.a(x), self.b(x)], 1)
+
+    with pytest.raises(ValueError, match=r"paths that meet at cat .* different strides "
+                                         r"\(\[1, 2\]\), so their pixels do not line up"):
+        receptive_field(Misaligned())
