@@ -20,8 +20,10 @@ from pathlib import Path
 
 import torch
 
-from ._storable import plain_history
 from ._first_batch import check_loss_fn
+from ._identity import run_identity
+from ._lock import CheckpointLock
+from ._storable import plain_history
 from .checkpoint import (CheckpointSaveError, check_destination, check_path, load_checkpoint,
                          rng_state, save_checkpoint, set_rng_state)
 from .history import History
@@ -37,11 +39,13 @@ class Run:
     """What one ``fit`` call keeps between epochs: the history, the epoch the checkpoint file
     holds, what the loop is doing (for the message after Ctrl-C) and the last consistent state."""
 
-    def __init__(self, model, optimizer, scheduler, loaders, checkpoint):
+    def __init__(self, model, optimizer, scheduler, loaders, checkpoint, train_loader=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
         self.loaders, self.checkpoint = loaders, checkpoint
         self.history, self.saved, self.start = History(), None, 0
         self.phase, self.state, self.restored = "training", None, False
+        self.identity = run_identity(model, optimizer, train_loader)  # before a resume's state
+        self.lock = CheckpointLock(checkpoint) if checkpoint is not None else None
 
     def resume(self) -> None:
         """Continue from the checkpoint file; without one, refuse a model fit already changed."""
@@ -49,7 +53,7 @@ class Run:
         if path.exists():
             self.saved, self.history = load_checkpoint(
                 path, model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
-                loaders=self.loaders)
+                loaders=self.loaders, run=self.identity)
             self.start = self.saved
         elif _CHANGED_BY_FIT.get(self.model) == _checkpoint_key(path):
             raise ValueError(
@@ -60,14 +64,33 @@ class Run:
                 "optimizer and scheduler) again and run again; or pass resume=False to go on "
                 "training this model as it is.")
 
-    def open(self, resume: bool, epochs: int) -> None:
-        """Resume from the checkpoint if asked; check that it can be written if epochs are left."""
-        if self.checkpoint is None:
-            return
-        if resume:
-            self.resume()
-        if self.start < epochs:  # a finished run only reads its file, even from a read-only disk
-            check_destination(self.checkpoint, self.model)
+    def open(self, resume: bool, epochs: int, per_batch: bool, steps: int) -> None:
+        """Own the checkpoint (its lock), resume from it if asked, check that it can be written
+        if epochs are left and that the schedule lasts them; then remember the state Ctrl-C goes
+        back to. A failure releases the lock."""
+        try:
+            if self.checkpoint is not None:
+                if epochs and not self.checkpoint.parent.exists():
+                    try:
+                        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+                    except OSError:
+                        pass  # check_destination says why, and what to do
+                if self.checkpoint.parent.exists():
+                    self.lock.acquire()
+                if resume:
+                    self.resume()
+                if self.start < epochs:  # a finished run only reads its file (read-only disk)
+                    check_destination(self.checkpoint, self.model)
+            check_schedule(self.scheduler, per_batch, (epochs - self.start) * steps)
+            self.remember()
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Give the checkpoint up (remove the lock): at the end of fit, however it ends."""
+        if self.lock is not None:
+            self.lock.release()
 
     def remember(self) -> None:
         """Keep a copy of the state at the end of the last completed epoch (CPU memory)."""
@@ -91,7 +114,7 @@ class Run:
         try:
             save_checkpoint(self.checkpoint, model=self.model, optimizer=self.optimizer,
                             scheduler=self.scheduler, epoch=epoch, history=self.history,
-                            loaders=self.loaders)
+                            loaders=self.loaders, run=self.identity)
         except Exception as error:
             raise CheckpointSaveError(
                 f"could not save the checkpoint of epoch {epoch}: {_sentence(error)} Training "

@@ -23,7 +23,9 @@ Four promises:
   that holds arbitrary pickled objects is refused with an explanation instead of being executed
   (a damaged file never reaches that point, so it is never mistaken for one).
 
-Format versions: 2 (this one) stores the digest and the optimiser's and scheduler's class names.
+Format versions: 2 (this one) stores the digest and the optimiser's and scheduler's class names,
+and, since issue 27, what identifies the run (``run``: model class, optimiser, lr, data and batch
+size; files without it load, and resuming them compares nothing).
 Files of version 1 (cnnlib before the second reliability round) have neither: they still load,
 checked by the zip's CRCs only, and resuming cannot check the optimiser's type against them.
 """
@@ -37,12 +39,14 @@ import random
 import re
 import shutil
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._identity import ResumeWarning, compare
 from ._storable import digest, plain_history, plain_values
 from .history import History
 
@@ -89,7 +93,7 @@ class CheckpointSaveError(RuntimeError):
 # Saving
 
 def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=None, epoch: int,
-                    history, loaders=(), extra=None) -> Path:
+                    history, loaders=(), extra=None, run=None) -> Path:
     """Write everything a resumed run needs to ``path``, atomically; return the path.
 
     ``history`` is a :class:`~cnnlib.history.History` (or a list of row dicts). ``loaders`` are
@@ -98,12 +102,14 @@ def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
     and tensors only, so that the file stays loadable with ``weights_only=True``. Every value is
     checked before anything is written: a value that could not be loaded back is a ``TypeError``
     and a model whose weights went NaN or infinite a ``FloatingPointError``; either way the last
-    good file stays as it was.
+    good file stays as it was. ``run`` is what identifies the run (``fit`` stores
+    :func:`cnnlib._identity.run_identity`), compared when it is resumed.
     """
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise ValueError(f"epoch must be a non-negative int, got {epoch!r}")
     path = check_path(path)
     extra = plain_values(extra, "extra", path, "extra")
+    run = plain_values(run, "run", path, "run")
     rows = plain_history(history, path)
     weights = model.state_dict()
     _check_finite_weights(weights, path)
@@ -118,6 +124,7 @@ def save_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
         "rng": rng_state(),
         "loaders": [loader.state_dict() for loader in loaders],
         "extra": extra,
+        "run": run,
     }
     state["sha256"] = digest(state, path)  # also refuses what weights_only loading would
     try:
@@ -263,7 +270,8 @@ def _atomic_save(state: dict, path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Loading
 
-def load_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=None, loaders=()):
+def load_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=None, loaders=(),
+                    run=None):
     """Restore a checkpoint written by :func:`save_checkpoint` into the given objects.
 
     Returns ``(epoch, history)``: the last completed epoch and the :class:`~cnnlib.history.History`
@@ -271,10 +279,17 @@ def load_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
     never stopped. Everything is checked before anything is changed: a model whose layers or
     shapes differ, an optimiser or scheduler of another type than the saved one (or one given
     where none was saved, and the reverse) and another number of loaders are a
-    :class:`CheckpointError`, and the objects stay as they were.
+    :class:`CheckpointError`, and the objects stay as they were. Given ``run`` (what identifies
+    the resuming run, :func:`cnnlib._identity.run_identity`), a model of another class than the
+    saved one is a :class:`CheckpointError` too, and another learning rate, data size or batch
+    size a :class:`ResumeWarning` that names the change (files saved without it: no check);
+    ``run["lr"]`` then becomes the saved one, which the restored optimiser state holds.
     """
     state = read_checkpoint(path)
     loaders = list(loaders)
+    wrong, changes = compare(state.get("run"), run)
+    if wrong:
+        raise CheckpointError(f"the checkpoint {path} does not fit the model given: {wrong}")
     _check_model_fits(path, state["model"], model)
     _check_same_type(path, "optimizer", optimizer, state, resuming=optimizer is not None)
     _check_same_type(path, "scheduler", scheduler, state, resuming=optimizer is not None)
@@ -282,6 +297,8 @@ def load_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
         raise CheckpointError(f"the checkpoint {path} holds the state of {len(state['loaders'])} "
                               f"loader(s) but {len(loaders)} were given: pass the same loaders, "
                               "in the same order, as when it was saved")
+    for change in changes:
+        warnings.warn(change, ResumeWarning, stacklevel=3)
     try:
         model.load_state_dict(state["model"])
         if optimizer is not None:
@@ -294,6 +311,8 @@ def load_checkpoint(path, *, model: torch.nn.Module, optimizer=None, scheduler=N
     for loader, loader_state in zip(loaders, state["loaders"]):
         loader.load_state_dict(loader_state)
     set_rng_state(state["rng"])
+    if run is not None and (state.get("run") or {}).get("lr") is not None:
+        run["lr"] = state["run"]["lr"]  # the saved optimiser state replaced the one given
     return state["epoch"], History([dict(row) for row in state["history"]])
 
 

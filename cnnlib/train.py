@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from ._first_batch import (check_inputs, check_loss_fn, check_outputs, check_test_labels,
                            first_loss)
 from ._run import (Run, attach_history, check_before_training, check_epoch_finite,
-                   check_fit_arguments, check_loader, check_lr, check_schedule)
+                   check_fit_arguments, check_loader, check_lr)
 from .callbacks import StopTraining
 from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
                    restore_backend_flags, set_backend_flags, settings_for, to_device)
@@ -169,7 +169,13 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     after the saved epoch up to ``epochs`` (the file's weights, optimiser and scheduler state
     replace the ones given, whatever they held) and the returned history holds every epoch; on
     the CPU the result equals an uninterrupted run's bit for bit. The optimiser and scheduler
-    must be of the types the file was saved with. Without the file it starts from the model as
+    must be of the types the file was saved with, and the model of its class; another learning
+    rate, training-set size or batch size than the file's is a
+    :class:`~cnnlib._identity.ResumeWarning` that names the change. While it trains, a run owns
+    its checkpoint: a lock file beside it (``<checkpoint>.lock``, removed when ``fit`` ends,
+    however it ends) makes a second ``fit`` on the same path a
+    :class:`~cnnlib._lock.CheckpointInUseError` naming the process that trains; a lock left by a
+    killed run is taken over with a warning. Without the file it starts from the model as
     given, so the same call works for the first run and every re-run, except with a model that
     an earlier ``fit`` with this ``checkpoint`` already changed without leaving the file: that
     is refused, because it would silently continue from part-trained weights.
@@ -213,11 +219,9 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
                           classes=getattr(train_loader, "num_classes", None),
                           test_loader=test_loader)
     loaders = [loader for loader in (train_loader, test_loader) if hasattr(loader, "state_dict")]
-    run = Run(model, optimizer, scheduler, loaders, checkpoint)
-    run.open(resume, epochs)
-    check_schedule(scheduler, scheduler_per_batch, (epochs - run.start) * len(train_loader))
+    run = Run(model, optimizer, scheduler, loaders, checkpoint, train_loader)
+    run.open(resume, epochs, scheduler_per_batch, len(train_loader))  # takes the checkpoint's lock
     steps.at = (run.start, 0)
-    run.remember()
     flags = set_backend_flags(fast)
     try:
         for epoch in range(run.start + 1, epochs + 1):
@@ -245,6 +249,7 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     finally:
         restore_backend_flags(flags)
         run.mark_model(steps.taken)
+        run.close()
     return run.history
 
 

@@ -17,7 +17,11 @@ import errno
 import os
 import re
 import shutil
+import json
+import socket
 import struct
+import subprocess
+import sys
 import tempfile
 import warnings
 import zipfile
@@ -32,6 +36,8 @@ import torch
 from torch import nn
 
 from cnnlib import checkpoint as ckpt
+from cnnlib._lock import CheckpointInUseError, StaleLockWarning
+from cnnlib._storable import digest
 from cnnlib._run import SameLoaderWarning
 from cnnlib.callbacks import BestCheckpoint, StopTraining
 from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkpoint,
@@ -1495,6 +1501,149 @@ def _(ctx):
         assert _show(None) is False
     ctx.mp.setenv("CNNLIB_PROGRESS", "1")
     assert _show(None) is True and _show(False) is False
+
+
+# --- one run per checkpoint, and what a resume changes (issue 27) -----------------------------------
+
+def live_process():
+    """A process that runs for the length of a case: another run's stand-in."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    return process
+
+
+def lock_of(ctx, pid: int, host: str | None = None) -> Path:
+    lock = ctx.path.with_name(ctx.path.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(),
+                                "started": "2024-05-01 10:00:00", "token": "theirs"}))
+    return lock
+
+
+def recorded(call) -> list[str]:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return [str(w.message) for w in caught]
+
+
+def other_data(run: SimpleNamespace, images: int = 32, batch_size: int = 8) -> SimpleNamespace:
+    data = torch.randint(0, 256, (40, 1, 4, 4), dtype=torch.uint8,
+                         generator=torch.Generator().manual_seed(0))
+    run.train = TensorLoader(data[:images], torch.arange(images) % 3, batch_size=batch_size,
+                             augment=True, padding=1, seed=0)
+    return run
+
+
+@case(RESUME, "a second fit on a checkpoint another process trains with", CheckpointInUseError,
+      r"the checkpoint .*tiny.pt is in use: process \d+ on .* has been training with it since "
+      r"2024-05-01 10:00:00 \(lock file .*tiny.pt.lock\)\. .*resuming would continue the other "
+      r"run\. Wait until it ends, or give this run its own checkpoint=",
+      then=lambda ctx, error: ctx.intact() and ctx.lock.exists() and ctx.other.kill() is None)
+def _(ctx):
+    ctx.good_file()
+    ctx.other = live_process()
+    ctx.lock = lock_of(ctx, ctx.other.pid)
+    train(tiny(), checkpoint=ctx.path, resume=True)
+
+
+@case(RESUME, "a lock from another machine (a shared drive) is refused", CheckpointInUseError,
+      r"in use: process 4242 on colab-other has been training .* if that run is over .*, delete "
+      r".*tiny.pt.lock", then=lambda ctx, error: ctx.intact() and ctx.lock.exists())
+def _(ctx):
+    ctx.good_file()
+    ctx.lock = lock_of(ctx, 4242, "colab-other")
+    train(tiny(), checkpoint=ctx.path, resume=True)
+
+
+@case(RESUME, "fit in a callback on the run's own checkpoint", CheckpointInUseError,
+      r"in use: this process \(another fit call, in a callback or a thread\)",
+      then=lambda ctx, error: not ctx.path.with_name("tiny.pt.lock").exists())
+def _(ctx):
+    train(tiny(), checkpoint=ctx.path, callbacks=[
+        lambda epoch, history: train(tiny(seed=2), checkpoint=ctx.path)])
+
+
+@case(RESUME, "a lock left by a killed run is taken over, with a warning")
+def _(ctx):
+    ctx.good_file()
+    dead = live_process()
+    dead.kill()
+    dead.wait()
+    lock = lock_of(ctx, dead.pid)
+    with pytest.warns(StaleLockWarning, match=rf"left by a run \(process {dead.pid} on .*\) "
+                                              r"that no longer runs: .*Taking the checkpoint over"):
+        history = train(tiny(), checkpoint=ctx.path, resume=True)
+    assert history["epoch"] == [1, 2, 3] and not lock.exists()
+
+
+@case(RESUME, "the lock is gone after the run, an error and Ctrl-C")
+def _(ctx):
+    lock = ctx.path.with_name("tiny.pt.lock")
+    seen = []
+    train(tiny(), epochs=1, checkpoint=ctx.path, callbacks=[lambda e, h: seen.append(
+        lock.exists())])
+    assert seen == [True] and not lock.exists()
+
+    def fail(epoch, history):
+        raise RuntimeError("a callback's own error")
+    with pytest.raises(RuntimeError):
+        train(tiny(), checkpoint=ctx.path, resume=True, callbacks=[fail])
+    assert not lock.exists()
+    ctrl_c(ctx, 2, resume=True)
+    assert not lock.exists() and sorted(p.name for p in ctx.path.parent.iterdir()) == ["tiny.pt"]
+
+
+@case(RESUME, "resuming with another lr is a warning that names it")
+def _(ctx):
+    ctx.good_file()
+    run = tiny()
+    run.optimizer.param_groups[0]["lr"] = 0.05
+    assert recorded(lambda: train(run, epochs=2, checkpoint=ctx.path, resume=True)) == [
+        "resuming with lr 0.05, the checkpoint was saved with 0.1: the saved optimizer state "
+        "replaces it"]
+    assert run.optimizer.param_groups[0]["lr"] == 0.025  # the saved run's schedule, as said
+    # the file still says the run's own lr: resuming as it began is not warned about
+    assert recorded(lambda: train(tiny(), checkpoint=ctx.path, resume=True)) == []
+
+
+@case(RESUME, "resuming with another dataset or batch size is a warning that names it")
+def _(ctx):
+    ctx.good_file()
+    assert recorded(lambda: train(other_data(tiny(), images=24), epochs=2, checkpoint=ctx.path,
+                                  resume=True)) == [
+        "resuming with 24 training images, the checkpoint was saved with 32: the remaining "
+        "epochs see other data, with another number of steps each"]
+    assert recorded(lambda: train(other_data(tiny(), images=24, batch_size=4),
+                                  checkpoint=ctx.path, resume=True)) == [
+        "resuming with batch size 4, the checkpoint was saved with 8: the remaining epochs take "
+        "steps of another size, and another number of them"]
+
+
+class Renamed(nn.Sequential):
+    """Another architecture whose weights have the same names and shapes."""
+
+
+@case(RESUME, "resuming another architecture with the same weight names", CheckpointError,
+      r"does not fit the model given: it was saved from a Sequential \(163 parameters\), but the "
+      r"model given is a Renamed \(163\): another architecture\. Build the model",
+      then=lambda ctx, error: ctx.intact())
+def _(ctx):
+    ctx.good_file()
+    run = tiny()
+    run.model = Renamed(*run.model)
+    train(run, checkpoint=ctx.path, resume=True)
+
+
+@case(RESUME, "a checkpoint saved before the run's identity resumes without a word")
+def _(ctx):
+    state = torch.load(ctx.good_file(), weights_only=True)
+    del state["run"], state["sha256"]
+    state["sha256"] = digest(state, ctx.path)
+    torch.save(state, ctx.path)
+    run = tiny()
+    run.optimizer.param_groups[0]["lr"] = 0.05
+    assert recorded(lambda: train(run, checkpoint=ctx.path, resume=True)) == []
+    assert read_checkpoint(ctx.path)["run"]["lr"] == [0.05]  # what the later saves record
 
 
 # --- running the table ----------------------------------------------------------------------------
