@@ -1,7 +1,8 @@
 """Checks for a training run that fails without crashing: each one answers one question.
 
     overfit_one_batch   can the model and loss learn at all? (one batch, loss should reach ~0)
-    lr_range_test       which learning rates train and which diverge? (Smith's range test)
+    lr_range_test       which learning rates train and which diverge? (Smith's range test;
+                        suggest_lr and steepest_lr read a rate off it)
     gradient_norms      which parameters get a gradient, and how large? (detached tensors)
     dead_relu_fraction  how many ReLU units never fire on real data? (forward hooks)
     shuffle_labels      what does "learned nothing" look like here? (the label-shuffle test)
@@ -173,6 +174,42 @@ def suggest_lr(lrs: list[float], losses: list[float], beta: float = 0.9) -> floa
     if not finite:
         raise ValueError("no finite loss in the range test: start it at a lower rate")
     return min(finite)[1] / 10
+
+
+def steepest_lr(lrs: list[float], losses: list[float], beta: float = 0.9,
+                span: float = 0.5) -> float:
+    """The rate where the smoothed loss of a range test falls fastest.
+
+    The slope is measured per decade of rate, across ``span`` decades (half a decade by
+    default), so that one noisy batch cannot make a cliff; only rates before the lowest
+    smoothed loss count, since past it the loss is on its way up. This is the middle of the
+    curve's steep stretch, where Smith's test says training makes the most progress per step;
+    :func:`suggest_lr` gives the more cautious tenth of the lowest point.
+    """
+    if len(lrs) != len(losses) or len(lrs) < 3:
+        raise ValueError(f"need equally long lists of at least 3 points, got {len(lrs)} rates "
+                         f"and {len(losses)} losses")
+    if not span > 0:
+        raise ValueError(f"span is a number of decades > 0, got {span!r}")
+    curve = smooth(losses, beta)
+    finite = [i for i, v in enumerate(curve) if math.isfinite(v)]
+    if not finite:
+        raise ValueError("no finite loss in the range test: start it at a lower rate")
+    last = min(finite, key=lambda i: curve[i])
+    logs = [math.log10(lr) for lr in lrs]
+    best, best_slope = None, 0.0
+    for i in range(last + 1):
+        j = next((k for k in range(i, last + 1) if logs[k] - logs[i] >= span), None)
+        if j is None:
+            break
+        slope = (curve[j] - curve[i]) / (logs[j] - logs[i])
+        if slope < best_slope:
+            best, best_slope = i, slope
+    if best is None:
+        raise ValueError(f"the smoothed loss never falls over {span} decade(s) before its "
+                         "lowest point: widen the range (a lower start) or run more steps")
+    j = next(k for k in range(best, last + 1) if logs[k] - logs[best] >= span)
+    return 10 ** ((logs[best] + logs[j]) / 2)
 
 
 def gradient_norms(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],

@@ -92,6 +92,41 @@ def test_smooth_and_suggest_lr():
         diagnose.smooth([1.0], beta=1.0)
 
 
+def test_steepest_lr_finds_where_the_smoothed_loss_falls_fastest():
+    lrs = [10 ** (-5 + i / 20) for i in range(101)]  # 1e-5 .. 1, 20 points a decade
+    # flat until 1e-3, a steep fall to 1e-2 (half a decade at 2 per decade, the rest at
+    # 1 per decade), lowest at 1e-1, then up
+    def loss(lr):
+        x = math.log10(lr)
+        if x < -3:
+            return 3.0
+        if x < -2.5:
+            return 3.0 - 2 * (x + 3)
+        if x < -1:
+            return 2.0 - (x + 2.5) * 1.0 / 1.5
+        return 1.0 + 5 * (x + 1)
+    losses = [loss(lr) for lr in lrs]
+    assert diagnose.steepest_lr(lrs, losses, beta=0.0) == pytest.approx(10 ** -2.75, rel=0.01)
+    assert diagnose.suggest_lr(lrs, losses, beta=0.0) == pytest.approx(1e-2, rel=0.01)
+    with pytest.raises(ValueError, match="never falls"):
+        diagnose.steepest_lr(lrs, [3.0] * len(lrs), beta=0.0)
+    with pytest.raises(ValueError, match="at least 3"):
+        diagnose.steepest_lr(lrs[:2], losses[:2])
+    with pytest.raises(ValueError, match="span"):
+        diagnose.steepest_lr(lrs, losses, span=0)
+
+
+def test_the_range_test_plot_marks_both_rates_and_other_seeds():
+    lrs = [10 ** (-5 + i / 10) for i in range(40)]
+    losses = [2.3 - 0.02 * i for i in range(40)]
+    fig = plots.plot_lr_range_test(lrs, losses, suggestion=1e-3, steepest=1e-2,
+                                   others={"seed 1": (lrs, losses[::-1])})
+    labels = [line.get_label() for line in fig.axes[0].lines]
+    assert "moving average, seed 1" in labels
+    assert "suggested rate 0.001" in labels and "steepest fall 0.01" in labels
+    plt.close("all")
+
+
 class Detached(nn.Module):
     def __init__(self):
         super().__init__()

@@ -158,18 +158,25 @@ def plot_loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", l
     return finish_line_plot(fig, ax, xlabel, ylabel, title)
 
 
-def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9):
+def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9,
+                       steepest: float | None = None, others: dict | None = None):
     """A learning-rate range test: the loss of each batch (faint) and its moving average (line)
-    against the rate, on a log axis; a dashed line marks ``suggestion`` if given."""
+    against the rate, on a log axis; dashed lines mark ``suggestion`` and ``steepest`` if given.
+    ``others`` maps a label to more ``(lrs, losses)`` of the same test (other seeds), drawn as
+    thin moving averages, so that the spread of the curve shows."""
     if len(lrs) != len(losses) or not lrs:
         raise ValueError(f"need equally long, non-empty lists, got {len(lrs)} rates and "
                          f"{len(losses)} losses")
     fig, ax = plt.subplots(figsize=(6, 3.4))
     ax.plot(lrs, losses, color="0.7", lw=0.8, label="loss of each batch")
     ax.plot(lrs, smooth(losses, beta), color="tab:blue", label="moving average")
-    if suggestion is not None:
-        ax.axvline(suggestion, color="tab:red", ls="--", lw=1,
-                   label=f"suggested rate {suggestion:.2g}")
+    for i, (label, (other_lrs, other_losses)) in enumerate((others or {}).items()):
+        ax.plot(other_lrs, smooth(other_losses, beta), color="tab:blue", lw=0.8,
+                alpha=0.6, ls=(":", "-.", "--")[i % 3], label=f"moving average, {label}")
+    for rate, color, name in ((suggestion, "tab:red", "suggested rate"),
+                              (steepest, "tab:green", "steepest fall")):
+        if rate is not None:
+            ax.axvline(rate, color=color, ls="--", lw=1, label=f"{name} {rate:.2g}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
