@@ -79,6 +79,12 @@ class Run:
                     self.lock.acquire()
                 if resume:
                     self.resume()
+                elif epochs and self.checkpoint.exists():
+                    raise FileExistsError(
+                        f"checkpoint={str(self.checkpoint)!r} already holds a run, and resume=False "
+                        "would start a new run over it (nothing is trained or written yet). Pass "
+                        "resume=True to continue that run; give this run another checkpoint path; "
+                        "or delete the file if you no longer need it")
                 if self.start < epochs:  # a finished run only reads its file (read-only disk)
                     check_destination(self.checkpoint, self.model)
             check_schedule(self.scheduler, per_batch, (epochs - self.start) * steps)

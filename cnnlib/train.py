@@ -175,7 +175,9 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     its checkpoint: a lock file beside it (``<checkpoint>.lock``, removed when ``fit`` ends,
     however it ends) makes a second ``fit`` on the same path a
     :class:`~cnnlib._lock.CheckpointInUseError` naming the process that trains; a lock left by a
-    killed run is taken over with a warning. Without the file it starts from the model as
+    killed run is taken over with a warning. With ``resume=False`` an existing file at
+    ``checkpoint`` is refused before training (``FileExistsError``): a new run never overwrites an
+    earlier one; resume it, or give another path. Without the file it starts from the model as
     given, so the same call works for the first run and every re-run, except with a model that
     an earlier ``fit`` with this ``checkpoint`` already changed without leaving the file: that
     is refused, because it would silently continue from part-trained weights.

@@ -455,12 +455,64 @@ def clean_into(ctx, where):
 
 
 def clean_twice(ctx):
+    """A photo deleted between two runs: its earlier output (cnnlib's own file) goes too."""
     photos = photo_work(ctx)
-    scan, out = folders.scan_folder(photos), ctx.tmp / "clean"
-    first = folders.normalise_images(scan, out)
-    (out / "cat" / "stale.png").write_bytes(b"")
-    second = folders.normalise_images(scan, out, overwrite=True)
+    Image.new("RGB", (8, 8)).save(photos / "cat" / "stale.png")
+    out = ctx.tmp / "clean"
+    first = folders.normalise_images(folders.scan_folder(photos), out)
+    (photos / "cat" / "stale.png").unlink()
+    second = folders.normalise_images(folders.scan_folder(photos), out, overwrite=True)
     return len(first), len(second), (out / "cat" / "stale.png").exists()
+
+
+def notes_in_the_output(ctx):
+    """cnnlib wrote clean/; the reader saved notes into it; then overwrite=True."""
+    photos = photo_work(ctx)
+    out = ctx.tmp / "clean"
+    folders.normalise_images(folders.scan_folder(photos), out)
+    (out / "my_notes.txt").write_text("precious")
+    try:
+        return folders.normalise_images(folders.scan_folder(photos), out, overwrite=True)
+    finally:
+        assert (out / "my_notes.txt").read_text() == "precious"
+        assert (out / "cat" / "a.png").is_file()  # nothing of it deleted
+
+
+def messy_photos(ctx, split=False):
+    """make_messy on a folder of the reader's own photos (with splits, or without)."""
+    root = ctx.tmp / "photos"
+    for i in range(12):
+        folder = root / ("train" if split else "") / ("cat", "dog")[i % 2]
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (8, 8), (i * 20, 0, 0)).save(folder / f"p{i}.png")
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    try:
+        return folders.make_messy(root, mislabeled=1, grayscale=1, rgba=0, resized=0,
+                                  rotated=0, exact_duplicates=1, near_duplicates=0, corrupt=1)
+    finally:
+        assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
+
+
+def messy_export_with_notes(ctx):
+    """make_messy on cnnlib's export, into which the reader saved a file of their own."""
+    root = ctx.tmp / "raw"
+    folders.export_image_folder(torch.zeros(6, 3, 8, 8, dtype=torch.uint8), torch.arange(6) % 2,
+                                ["a", "b"], root)
+    (root / "a" / "mine.png").write_bytes(b"mine")
+    return folders.make_messy(root, mislabeled=1, grayscale=0, rgba=0, resized=0, rotated=0,
+                              exact_duplicates=0, near_duplicates=0, corrupt=0)
+
+
+def export_mess_export(ctx):
+    """The chapter's way: export, damage, and export again with overwrite=True (a re-run)."""
+    root = ctx.tmp / "raw"
+    images, labels = torch.zeros(6, 3, 8, 8, dtype=torch.uint8), torch.arange(6) % 2
+    for split in ("train", "test"):
+        folders.export_image_folder(images, labels, ["a", "b"], root / split)
+    folders.make_messy(root, mislabeled=1, grayscale=1, rgba=0, resized=0, rotated=0,
+                       exact_duplicates=1, near_duplicates=0, corrupt=1)
+    return [len(folders.export_image_folder(images, labels, ["a", "b"], root / split,
+                                            overwrite=True)) for split in ("train", "test")]
 
 
 def fifo_scan(ctx):
@@ -555,7 +607,25 @@ FOLDERS = {
                              r"does not delete it.*Choose a new folder")),
     "normalise_images, overwrite=True, over its own earlier output": (
         lambda ctx: clean_twice(ctx), Behaves(
-            lambda r: r == (1, 1, False), "rewritten: the folder cnnlib wrote, and only it")),
+            lambda r: r == (2, 1, False), "rewritten: the folder cnnlib wrote, and only it")),
+    "normalise_images, overwrite=True, over its output holding the reader's notes": (
+        notes_in_the_output, Raises(
+            FileExistsError, r"clean was written by cnnlib, but it now holds 1 file\(s\) that "
+                             r"cnnlib did not write \(my_notes.txt\): overwrite=True deletes only "
+                             r"what cnnlib wrote, so nothing was deleted. Move those files out")),
+    "make_messy on a folder of the reader's own photos": (messy_photos, Raises(
+        FileExistsError, r"photos was not written by cnnlib.folders \(it may be your own images\), "
+                         r"and make_messy changes files in place. Work on a copy that cnnlib "
+                         r"writes: export_image_folder")),
+    "make_messy on the reader's own photos in split folders": (
+        lambda ctx: messy_photos(ctx, split=True), Raises(
+            FileExistsError, r"photos/train was not written by cnnlib.folders")),
+    "make_messy on cnnlib's export holding a file of the reader's": (
+        messy_export_with_notes, Raises(
+            FileExistsError, r"raw holds 1 file\(s\) that cnnlib did not write \(a/mine.png\), "
+                             r"and make_messy changes files in place: nothing was changed")),
+    "export, make_messy, export again with overwrite=True": (export_mess_export, Behaves(
+        lambda counts: counts == [6, 6], "what make_messy left is cnnlib's: written again")),
     "a FIFO named like an image in a class folder": (fifo_scan, Behaves(
         lambda records: records == [("cat/a.png", "ok"), ("cat/pipe.png", "corrupt")],
         "listed, never opened (opening it would wait forever)")),

@@ -1646,6 +1646,21 @@ def _(ctx):
     assert read_checkpoint(ctx.path)["run"]["lr"] == [0.05]  # what the later saves record
 
 
+@case(RESUME, "a new run (resume=False) on a finished run's checkpoint is refused before training",
+      FileExistsError, r"checkpoint='.*tiny.pt' already holds a run, and resume=False would start a "
+      r"new run over it \(nothing is trained or written yet\)\. Pass resume=True to continue that "
+      r"run; give this run another checkpoint path; or delete the file",
+      then=lambda ctx, error: ctx.intact() and not ctx.path.with_name("tiny.pt.lock").exists())
+def _(ctx):
+    ctx.good_file(epochs=2)
+    run = tiny(seed=1)
+    before = weights(run.model)
+    try:
+        train(run, epochs=1, checkpoint=ctx.path)
+    finally:
+        assert same(weights(run.model), before)  # not a step taken
+
+
 # --- running the table ----------------------------------------------------------------------------
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from PIL import Image
 
 from .._args import whole_number
 from .files import load_rgb
-from .outputs import check_apart, prepare_output
+from .outputs import check_apart, prepare_output, record_contents
 from .scan import FolderScan
 
 
@@ -37,14 +37,24 @@ def normalise_images(scan: FolderScan, out, *, size: int = 32, exclude=(),
     ``{source path: written path}``, both absolute.
 
     ``out`` must lie outside the scanned folder (not it, not inside it, not holding it); with
-    ``overwrite=True`` an existing ``out`` is deleted only if cnnlib wrote it
-    (:mod:`cnnlib.folders.outputs`): a folder of your own is refused, never deleted.
+    ``overwrite=True`` an existing ``out`` is deleted only if cnnlib wrote it and every file in it
+    (:mod:`cnnlib.folders.outputs`): a folder of your own, or one you saved files into, is
+    refused (naming your files), never deleted.
     """
     whole_number("size", size, 1, meaning="it is the side of the square images to write")
     out = check_apart(out, scan.root)
     prepare_output(out, overwrite)
     exclude = {Path(p).absolute() for p in exclude}
     written: dict[Path, Path] = {}
+    try:
+        _write(scan, out, size, exclude, written)
+    finally:
+        record_contents(out)  # what it wrote, however it ended: overwrite=True may replace it
+    return written
+
+
+def _write(scan: FolderScan, out: Path, size: int, exclude: set, written: dict) -> None:
+    """Write the images of ``scan`` into ``out``, adding each to ``written`` as it is saved."""
     taken = set()
     for record in scan.images:
         if record.path in exclude or any(part.startswith(".") for part in record.rel.split("/")):
@@ -58,4 +68,3 @@ def normalise_images(scan: FolderScan, out, *, size: int = 32, exclude=(),
         target.parent.mkdir(parents=True, exist_ok=True)
         resize_and_crop(load_rgb(record.path), size).save(target)
         written[record.path] = target.absolute()
-    return written

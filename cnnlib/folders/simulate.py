@@ -21,7 +21,7 @@ from .._args import whole_number
 from ..tables import format_table
 from .duplicates import Duplicates
 from .files import EXIF_ORIENTATION, is_image_name, open_as, relative_name, split_folders
-from .outputs import prepare_output
+from .outputs import check_own, prepare_output, record_contents
 from .scan import FolderScan
 
 
@@ -67,13 +67,16 @@ def export_image_folder(images: torch.Tensor, labels, classes, root, *, ids=None
     prepare_output(root, overwrite)
     ids = range(len(images)) if ids is None else [int(i) for i in ids]
     paths = []
-    for image, label, index in zip(images, labels, ids):
-        folder = root / classes[int(label)]
-        folder.mkdir(exist_ok=True)
-        array = image.permute(1, 2, 0).numpy()
-        path = folder / f"img_{index:05d}.{format}"
-        Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path, quality=95)
-        paths.append(path)
+    try:
+        for image, label, index in zip(images, labels, ids):
+            folder = root / classes[int(label)]
+            folder.mkdir(exist_ok=True)
+            array = image.permute(1, 2, 0).numpy()
+            path = folder / f"img_{index:05d}.{format}"
+            Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path, quality=95)
+            paths.append(path)
+    finally:
+        record_contents(root)  # what it wrote, however it ended: overwrite=True may replace it
     return paths
 
 
@@ -189,10 +192,36 @@ def make_messy(root, *, seed: int = 0, minority: str | None = None, minority_kee
       *next* split (a leak), the rest into the same split under a new name;
     * ``corrupt`` files: cut short, empty, or a web page saved under an image name;
     * stray files (``.DS_Store``, ``notes.txt``) and an empty ``empty_folder`` in the first split.
+
+    It changes files in place, so it works only on a copy that cnnlib wrote
+    (:func:`export_image_folder`, :func:`cnnlib.folders.normalise_images`): ``root``, or each of
+    its split folders, must be a folder cnnlib wrote, holding no file of yours
+    (:func:`cnnlib.folders.outputs.check_own`); a folder of your own photos is refused before
+    anything is touched. What it leaves is recorded as cnnlib's, so ``overwrite=True`` can write
+    the copy again.
     """
     root = Path(root).absolute()
-    rng = random.Random(seed)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no folder {root}: make_messy damages a folder that "
+                                "export_image_folder wrote")
     splits = split_folders(root)
+    owned = [root] if root in splits else splits
+    for folder in owned:
+        check_own(folder, "make_messy")
+    try:
+        return _damage(root, splits, seed, minority, minority_keep, mislabeled, grayscale, rgba,
+                       resized, rotated, exact_duplicates, near_duplicates, across_splits,
+                       corrupt, empty_folder)
+    finally:
+        for folder in owned:
+            record_contents(folder)
+
+
+def _damage(root, splits, seed, minority, minority_keep, mislabeled, grayscale, rgba, resized,
+            rotated, exact_duplicates, near_duplicates, across_splits, corrupt,
+            empty_folder) -> Mess:
+    """The damage :func:`make_messy` describes, to a folder already checked to be cnnlib's."""
+    rng = random.Random(seed)
     mess = Mess(root=root)
     files = {split: _class_files(split) for split in splits}
     all_names = [p.stem for split in files.values() for paths in split.values() for p in paths]
