@@ -31,7 +31,7 @@ from .data import channel_stats, dataset_info, load_tensors, subset
 from .loader import TensorLoader
 from .models.resnet import cifar_resnet
 from .optim import one_cycle
-from .records import append_run
+from .records import append_run, has_run, load_record, record_file
 from .results import device_label
 from .settings import pick_device, seed_everything, versions
 from .train import fit
@@ -136,6 +136,33 @@ def _sgd(model, hyper: dict, budget: Budget, train_loader):
     return optimiser, scheduler, False
 
 
+def check_hyper(hyper: dict) -> dict:
+    """The optimiser's settings, checked before any data is read: a known schedule (``step``
+    needs ``decay_at``, fractions of the epochs), a rate above 0, momentum from 0 to below 1,
+    a weight decay of 0 or more."""
+    schedule = hyper.get("schedule", "step")
+    if schedule not in ("step", "one_cycle"):
+        raise ValueError(f"schedule must be 'step' or 'one_cycle', got {schedule!r}")
+    for key, low, high, meaning in (("lr", 0, None, "above 0"),
+                                    ("momentum", 0, 1, "from 0 to below 1"),
+                                    ("weight_decay", 0, None, "0 or more"),
+                                    ("pct_start", 0, 1, "a fraction from 0 to 1")):
+        if key not in hyper and key == "pct_start":
+            continue
+        value = hyper.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low \
+            and (high is None or value < high) and (key != "lr" or value > 0)
+        if not ok:
+            raise ValueError(f"{key} must be a number {meaning}, got {value!r}")
+    decay_at = hyper.get("decay_at")
+    if schedule == "step" and (not isinstance(decay_at, (list, tuple)) or not decay_at
+                               or not all(isinstance(f, (int, float)) and 0 < f < 1
+                                          for f in decay_at)):
+        raise ValueError(f"the step schedule needs decay_at, the fractions of the epochs at "
+                         f"which the rate is divided by 10 (e.g. [0.5, 0.75]), got {decay_at!r}")
+    return hyper
+
+
 def _step_factor(epoch: int, milestones: tuple[int, ...]) -> float:
     return 0.1 ** sum(epoch >= m for m in milestones)
 
@@ -190,9 +217,16 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     :data:`QUICK_BUDGET` at the design's image size.
     """
     exp = get_experiment(name)
-    hyper = {**exp.hyper, **(hyper or {})}
+    hyper = check_hyper({**exp.hyper, **(hyper or {})})
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    if out is not None and not replace and record_file(name, out).exists() and has_run(
+            load_record(name, out), arm, seed, pilot, quick):
+        raise FileExistsError(f"{record_file(name, out)} already has {arm!r} with seed {seed} "
+                              f"(pilot={pilot}, quick={quick}): nothing was trained. Pass "
+                              "replace=True (--replace) to train it again and replace it")
     if (epochs is not None or hyper != exp.hyper) and not (pilot or quick):
         raise ValueError("a run with other epochs or hyper-parameters than the design's is a "
                          "pilot: pass pilot=True (--pilot), or change the design")
@@ -263,7 +297,12 @@ def _parse(argv):
                                                            "arm and seed")
     args = p.parse_args(argv)
     if args.command == "run":
+        if args.name not in EXPERIMENTS:
+            p.error(f"unknown experiment {args.name!r}; known: {sorted(EXPERIMENTS)}")
         exp = get_experiment(args.name)
+        if args.arms is not None and not args.arms.strip(", "):
+            p.error(f"--arms is empty; leave it out for every arm of {args.name}, or name "
+                    f"some of {list(exp.arms)}")
         args.arms = args.arms.split(",") if args.arms else list(exp.arms)
         bad = [a for a in args.arms if a not in exp.arms]
         if bad:
@@ -272,6 +311,8 @@ def _parse(argv):
             args.seeds = [int(s) for s in args.seeds.split(",")]
         except ValueError:
             p.error(f"--seeds is a comma-separated list of whole numbers, got {args.seeds!r}")
+        if any(seed < 0 for seed in args.seeds) or len(set(args.seeds)) < len(args.seeds):
+            p.error(f"--seeds are different whole numbers >= 0, got {args.seeds}")
         if args.out is None and not args.quick:
             p.error("--out FOLDER is required (where the record is written), except with --quick")
         if args.epochs is not None and args.epochs < 1:
@@ -287,6 +328,10 @@ def _parse(argv):
             args.hyper[key] = _number(value)
         if (args.hyper or args.epochs) and not (args.pilot or args.quick):
             p.error("--set and --epochs change the design: they are for a pilot (--pilot)")
+        try:
+            check_hyper({**exp.hyper, **args.hyper})
+        except ValueError as error:
+            p.error(f"--set: {error}")
         if args.out and Path(args.out).expanduser().is_file():
             p.error(f"--out is a folder for the record; {args.out} is a file")
     return args

@@ -48,8 +48,14 @@ def load_record(name: str, folder: str | os.PathLike | None = None) -> dict:
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
         raise FileNotFoundError(f"no experiment record {path}; records there: {known or 'none'}. "
                                 "Make one with python -m cnnlib.experiments run NAME")
-    record = json.loads(path.read_text())
-    if record.get("format") != RECORD_FORMAT or "runs" not in record:
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is damaged (not JSON: {error}); nothing was changed. Restore "
+                         "it (git checkout, or a copy), or move it away to start a new "
+                         "record") from None
+    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT \
+            or "runs" not in record:
         raise ValueError(f"{path} is not an experiment record of format {RECORD_FORMAT}")
     return record
 
@@ -63,6 +69,12 @@ def check_run(run: dict) -> dict:
         value = run["metrics"].get(key)
         if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100:
             raise ValueError(f"metrics[{key!r}] must be a percentage from 0 to 100, got {value!r}")
+        accuracies = run["curves"].get(key.replace("final_", "").replace("_error", "_acc"))
+        if accuracies and abs(100 * (1 - accuracies[-1]) - value) > 0.01:
+            raise ValueError(
+                f"metrics[{key!r}] is {value!r}, but the last epoch's accuracy in the curves "
+                f"gives {100 * (1 - accuracies[-1]):.2f} %: metrics are percentages (an error "
+                "of 5 % is 5.0, not 0.05)")
     return run
 
 
@@ -99,8 +111,9 @@ def _append(path: Path, name: str, folder, run: dict, design: dict | None, repla
     same = [r for r in record["runs"] if _key(r) == _key(run)]
     if same and not replace:
         raise FileExistsError(f"{path} already has a run of arm {run['arm']!r} with seed "
-                              f"{run['seed']} (pilot={run.get('pilot', False)}); pass "
-                              "replace=True to replace it")
+                              f"{run['seed']} (pilot={run.get('pilot', False)}, "
+                              f"quick={run.get('quick', False)}); pass replace=True to "
+                              "replace it")
     record["runs"] = [r for r in record["runs"] if _key(r) != _key(run)] + [run]
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(record, indent=1) + "\n")
@@ -123,13 +136,28 @@ def _locked(path: Path):
 
 
 def _key(run: dict) -> tuple:
-    return run["arm"], run["seed"], bool(run.get("pilot", False))
+    return run["arm"], run["seed"], bool(run.get("pilot", False)), bool(run.get("quick", False))
 
 
-def runs(record: dict, arm: str | None = None, pilot: bool = False) -> list[dict]:
-    """The record's runs (of one ``arm``), pilots or not, in seed order."""
+def has_run(record: dict, arm: str, seed: int, pilot: bool = False, quick: bool = False) -> bool:
+    """Whether ``record`` already holds this run (so that a duplicate is refused before it
+    trains)."""
+    return any(_key(r) == (arm, seed, pilot, quick) for r in record["runs"])
+
+
+def runs(record: dict, arm: str | None = None, pilot: bool = False,
+         quick: bool = False) -> list[dict]:
+    """The record's runs (of one ``arm``), in seed order: the real ones, or the pilots
+    (``pilot=True``), or the quick checks of the code (``quick=True``), never mixed."""
     chosen = [r for r in record["runs"] if bool(r.get("pilot", False)) == pilot
-              and (arm is None or r["arm"] == arm)]
+              and bool(r.get("quick", False)) == quick]
+    if arm is not None:
+        known = sorted({r["arm"] for r in chosen})
+        chosen = [r for r in chosen if r["arm"] == arm]
+        if not chosen:
+            kind = "quick " if quick else "pilot " if pilot else ""
+            raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of arm "
+                             f"{arm!r}; its {kind}arms are {known}")
     return sorted(chosen, key=lambda r: (r["arm"], r["seed"]))
 
 
@@ -141,15 +169,23 @@ def arms(record: dict, pilot: bool = False) -> list[str]:
 
 
 def metric_values(record: dict, arm: str, metric: str, pilot: bool = False) -> list[float]:
-    """One value per seed of ``arm``: a final metric, or an epoch's value with ``metric@epoch``."""
-    values = []
-    for run in runs(record, arm, pilot):
-        if metric in run["metrics"]:
-            values.append(run["metrics"][metric])
-        else:
-            raise KeyError(f"run {arm!r} seed {run['seed']} has no metric {metric!r}; it has "
-                           f"{sorted(run['metrics'])}")
-    return values
+    """One value per seed of ``arm``: a final metric (``final_test_error``), or a curve's value
+    at an epoch, counted from 1 (``test_error@5``)."""
+    return [_metric(run, metric) for run in runs(record, arm, pilot)]
+
+
+def _metric(run: dict, metric: str) -> float:
+    name, at, epoch = metric.partition("@")
+    if at:
+        if not epoch.isdigit() or not 1 <= int(epoch) <= run["epochs"]:
+            raise ValueError(f"{metric!r}: the epoch after '@' is a number from 1 to "
+                             f"{run['epochs']}")
+        return _curve(run, name)[int(epoch) - 1]
+    if metric not in run["metrics"]:
+        raise KeyError(f"run {run['arm']!r} seed {run['seed']} has no metric {metric!r}; it has "
+                       f"{sorted(run['metrics'])}, and the curves {sorted(run['curves'])} "
+                       "(a curve's value at an epoch: 'test_error@5')")
+    return run["metrics"][metric]
 
 
 def summary_rows(record: dict, metrics=METRICS, pilot: bool = False) -> list[dict]:
@@ -169,22 +205,23 @@ def summary_rows(record: dict, metrics=METRICS, pilot: bool = False) -> list[dic
 def paired_differences(record: dict, arm_a: str, arm_b: str, metric: str,
                        pilot: bool = False) -> list[float]:
     """``arm_a - arm_b`` for every seed both arms ran (seed pairs share data order and init)."""
-    a = {r["seed"]: r["metrics"][metric] for r in runs(record, arm_a, pilot)}
-    b = {r["seed"]: r["metrics"][metric] for r in runs(record, arm_b, pilot)}
+    a = {r["seed"]: _metric(r, metric) for r in runs(record, arm_a, pilot)}
+    b = {r["seed"]: _metric(r, metric) for r in runs(record, arm_b, pilot)}
     return [a[s] - b[s] for s in sorted(a.keys() & b.keys())]
 
 
 def curves(record: dict, arm: str, key: str, pilot: bool = False) -> list[list[float]]:
     """The per-epoch ``key`` (``train_error``, ``test_error``, ``train_loss``...) of every seed."""
-    out = []
-    for run in runs(record, arm, pilot):
-        if key in run["curves"]:
-            out.append(list(run["curves"][key]))
-        elif key.endswith("_error") and key.replace("_error", "_acc") in run["curves"]:
-            out.append([100 * (1 - v) for v in run["curves"][key.replace("_error", "_acc")]])
-        else:
-            raise KeyError(f"run {arm!r} seed {run['seed']} has no curve {key!r}")
-    return out
+    return [_curve(run, key) for run in runs(record, arm, pilot)]
+
+
+def _curve(run: dict, key: str) -> list[float]:
+    if key in run["curves"]:
+        return list(run["curves"][key])
+    if key.endswith("_error") and key.replace("_error", "_acc") in run["curves"]:
+        return [100 * (1 - v) for v in run["curves"][key.replace("_error", "_acc")]]
+    raise KeyError(f"run {run['arm']!r} seed {run['seed']} has no curve {key!r}; it has "
+                   f"{sorted(run['curves'])} (and an error curve for each accuracy)")
 
 
 def total_seconds(record: dict) -> float:

@@ -16,9 +16,10 @@ from cnnlib.plots import plot_record
 
 def fake_run(arm="a", seed=0, train=10.0, test=20.0, pilot=False, epochs=3):
     accs = [0.5, 0.7, 1 - train / 100][-epochs:]
+    test_accs = [0.5, 0.7, 1 - test / 100][-epochs:]
     return {"arm": arm, "seed": seed, "epochs": epochs, "train_size": 100, "hyper": {"lr": 0.1},
             "device": "cpu", "seconds": 1.5, "pilot": pilot,
-            "curves": {"train_acc": accs, "test_acc": accs, "train_loss": [1.0] * epochs},
+            "curves": {"train_acc": accs, "test_acc": test_accs, "train_loss": [1.0] * epochs},
             "metrics": {"final_train_error": train, "final_test_error": test}}
 
 
@@ -215,3 +216,63 @@ def test_a_changed_design_replaces_a_pilots_only_record_and_is_refused_after_run
     with pytest.raises(ValueError, match="another design"):
         records.append_run("demo", fake_run(seed=1), tmp_path, design={"lr": 0.3})
     records.append_run("demo", fake_run(seed=1), tmp_path, design={"lr": 0.2})
+
+
+def test_a_damaged_record_is_named_and_left_alone(tmp_path):
+    (tmp_path / "demo.json").write_text('{"format": 1, "runs": [')
+    with pytest.raises(ValueError, match="is damaged"):
+        records.append_run("demo", fake_run(), tmp_path)
+    assert (tmp_path / "demo.json").read_text() == '{"format": 1, "runs": ['
+
+
+def test_metrics_given_as_fractions_are_refused(tmp_path):
+    run = fake_run(train=10.0)
+    run["metrics"]["final_train_error"] = 0.1  # the curves say 10 %
+    with pytest.raises(ValueError, match="percentages"):
+        records.append_run("demo", run, tmp_path)
+
+
+def test_unknown_arms_metrics_and_epochs_are_named(tmp_path):
+    records.append_run("demo", fake_run("plain-56"), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    with pytest.raises(ValueError, match="no runs of arm 'plain56'.*\\['plain-56'\\]"):
+        records.metric_values(record, "plain56", "final_train_error")
+    with pytest.raises(KeyError, match="no metric 'test_error'.*test_error@5"):
+        records.paired_differences(record, "plain-56", "plain-56", "test_error")
+    assert records.metric_values(record, "plain-56", "train_error@1") == [pytest.approx(50.0)]
+    with pytest.raises(ValueError, match="from 1 to 3"):
+        records.metric_values(record, "plain-56", "train_error@4")
+
+
+def test_quick_runs_are_kept_apart_from_real_ones(tmp_path):
+    quick = fake_run(train=80.0)
+    quick["quick"] = True
+    records.append_run("demo", quick, tmp_path)
+    records.append_run("demo", fake_run(train=10.0), tmp_path)  # same arm and seed: allowed
+    record = records.load_record("demo", tmp_path)
+    assert records.summary_rows(record)[0]["final_train_error"]["mean"] == 10.0
+    assert records.metric_values(record, "a", "final_train_error") == [10.0]
+    assert records.has_run(record, "a", 0, quick=True)
+
+
+def test_a_recorded_run_is_refused_before_it_trains(tmp_path, monkeypatch):
+    records.append_run("degradation", {**fake_run("resnet-20"), "quick": True}, tmp_path)
+    monkeypatch.setattr(experiments, "experiment_data", lambda *a: pytest.fail("trained"))
+    with pytest.raises(FileExistsError, match="nothing was trained"):
+        experiments.run_arm("degradation", "resnet-20", 0, quick=True, out=tmp_path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "degradatoin", "--quick"], "unknown experiment 'degradatoin'"),
+    (["run", "degradation", "--arms", "", "--quick"], "--arms is empty"),
+    (["run", "degradation", "--seeds=-1", "--quick"], "whole numbers >= 0"),
+    (["run", "degradation", "--seeds", "5,5", "--quick"], "different whole numbers"),
+    (["run", "degradation", "--quick", "--set", "schedule=step"], "needs decay_at"),
+    (["run", "degradation", "--quick", "--set", "lr=fast"], "lr must be a number"),
+    (["run", "degradation", "--quick", "--set", "momentum=-1"], "momentum must be"),
+    (["run", "degradation", "--quick", "--set", "schedule=cosine"], "'step' or 'one_cycle'"),
+])
+def test_the_command_line_refuses_bad_settings_before_reading_data(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        experiments.main(argv)
+    assert message in capsys.readouterr().err
