@@ -11,7 +11,10 @@ a run that trains silently on the wrong thing.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
+import torch.nn.functional as F
 
 
 def check_loss_fn(loss_fn) -> None:
@@ -89,10 +92,46 @@ def check_test_labels(loader, width: int) -> None:
                              "as the data has classes, or fix the test labels")
 
 
+class LossWarning(UserWarning):
+    """The first batch's loss or output says the loss is misused (log-probabilities expected
+    and scores given, or a softmax before a loss that applies its own)."""
+
+
+def _is_cross_entropy(loss_fn) -> bool:
+    return getattr(loss_fn, "func", loss_fn) is F.cross_entropy
+
+
+def check_loss_use(loss_fn, logits: torch.Tensor, y, loss: torch.Tensor) -> None:
+    """Two silent mistakes, seen on the first batch: a negative classification loss (F.nll_loss
+    on raw scores) and probabilities fed to F.cross_entropy (a model ending in softmax)."""
+    if not isinstance(y, torch.Tensor) or y.is_floating_point() or logits.ndim != 2:
+        return
+    value = float(loss.detach())
+    if value < 0:
+        warnings.warn(
+            f"the loss on the first batch is {value:.3g}, below 0, which a classification loss "
+            "never is: the loss expects log-probabilities (F.nll_loss does) but the model gives "
+            "raw scores, so training would push them up without bound. Use "
+            "loss_fn=F.cross_entropy on the scores (it applies log_softmax itself), or end the "
+            "model with nn.LogSoftmax(dim=1)", LossWarning, stacklevel=5)
+    elif _is_cross_entropy(loss_fn) and logits.shape[1] > 1:
+        probs = logits.detach().float()
+        if (probs >= 0).all() and torch.allclose(probs.sum(1), torch.ones(len(probs),
+                                                                         device=probs.device),
+                                                 atol=1e-3):
+            warnings.warn(
+                "the model's outputs are probabilities already (each row is >= 0 and sums to 1: "
+                "a softmax at the end of the model), and F.cross_entropy applies its own softmax: "
+                "the double softmax squeezes the gradients and training crawls. Remove the final "
+                "softmax (F.cross_entropy needs the raw scores; apply softmax only to read "
+                "probabilities, as predict_probs does)", LossWarning, stacklevel=5)
+
+
 def first_loss(loss_fn, logits: torch.Tensor, y) -> torch.Tensor:
-    """``loss_fn(logits, y)``, with a failure explained by the shapes and dtypes it got."""
+    """``loss_fn(logits, y)``, with a failure explained by the shapes and dtypes it got, and
+    its misuse warned about (:func:`check_loss_use`)."""
     try:
-        return loss_fn(logits.float(), y)
+        loss = loss_fn(logits.float(), y)
     except (RuntimeError, ValueError, IndexError, TypeError) as error:
         got = (f"the model's output is {tuple(logits.shape)} {logits.dtype}, the labels are "
                f"{tuple(y.shape)} {y.dtype}")
@@ -100,8 +139,14 @@ def first_loss(loss_fn, logits: torch.Tensor, y) -> torch.Tensor:
         if y.is_floating_point() and logits.ndim == 2 and y.ndim == 1:
             hint = (" Class labels must be integers: convert them with labels.long() (float "
                     "labels are regression targets, for a loss such as F.mse_loss).")
+        elif not y.is_floating_point() and logits.ndim == 2 and y.ndim == 1:
+            hint = (" The labels are class indices, one per image, and this loss compares the "
+                    "output with a target of its own shape (a regression loss such as "
+                    "F.mse_loss): for classes use F.cross_entropy.")
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         kind = type(error) if type(error) in (RuntimeError, ValueError, IndexError,
                                               TypeError) else ValueError
         raise kind(f"the loss failed on the first batch: {got}.{hint} The loss said: "
                           f"{type(error).__name__}: {first}") from error
+    check_loss_use(loss_fn, logits, y, loss)
+    return loss

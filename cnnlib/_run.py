@@ -291,6 +291,10 @@ class SameLoaderWarning(UserWarning):
     """``fit`` was given one loader as both the training and the test loader."""
 
 
+class AugmentedTestWarning(UserWarning):
+    """``fit`` was given a test loader that augments (random crops and flips) its images."""
+
+
 LOADER_NAMES = {"train_loader": "training", "test_loader": "test", "loader": "evaluation"}
 
 
@@ -300,6 +304,16 @@ def check_loader(name: str, loader, caller: str = "fit") -> int:
         part = "data.train" if name == "train_loader" else "data.test"
         raise TypeError(f"{caller} got the whole {type(loader).__name__} (its .train and .test) "
                         f"as {name}, not one loader: pass {part}")
+    if isinstance(loader, torch.Tensor):
+        raise TypeError(f"{caller} got a tensor of shape {tuple(loader.shape)} as {name}, not a "
+                        "loader of (images, labels) batches: build one, e.g. "
+                        "TensorLoader(images, labels, batch_size=64) (cnnlib.loader) or "
+                        "DataLoader(TensorDataset(images, labels), batch_size=64)")
+    if isinstance(loader, torch.utils.data.Dataset):
+        raise TypeError(f"{caller} got a {type(loader).__name__} (a dataset, one example at a "
+                        f"time) as {name}, not a loader of batches: wrap it, e.g. "
+                        "DataLoader(dataset, batch_size=64, shuffle=True) for training, "
+                        "shuffle=False for testing")
     try:
         return len(loader)
     except TypeError:
@@ -326,6 +340,12 @@ def check_loaders(train_loader, test_loader) -> None:
         warnings.warn("test_loader is the training loader itself: the test accuracy will "
                       "measure memory, not generalisation. Pass the test split, e.g. data.test, "
                       "or test_loader=None", SameLoaderWarning, stacklevel=4)
+    if (test_loader is not None and test_loader is not train_loader
+            and getattr(test_loader, "augment", False) is True):
+        warnings.warn("the test loader augments its images (augment=True): the test accuracy "
+                      "will be measured on random crops and flips, not on the test images. "
+                      "Build it with augment=False (and shuffle=False)", AugmentedTestWarning,
+                      stacklevel=4)
     if test_loader is not None and getattr(test_loader, "drop_last", False):
         total = getattr(test_loader, "dataset_size", None)
         if total is None and hasattr(getattr(test_loader, "dataset", None), "__len__"):

@@ -44,7 +44,7 @@ from .data import channel_stats, load_tensors, torchvision_loader
 from .fast import (FastSettings, autocast, backend_flags, grad_scaler, make_optimizer, prepare,
                    settings_for, synchronize, to_device)
 from .loader import TensorLoader
-from .models import build_model
+from .models import build_model, list_models
 from .reports import format_result
 from .results import (GPU_PEAKS, ResultFile, cpu_peak, default_out, device_peak,
                       machine_info)
@@ -424,8 +424,18 @@ def main(argv=None) -> dict:
     parser.add_argument("--max-steps", type=int, help="cap on timed steps per measurement")
     parser.add_argument("--repeats", type=int, help="timed repeats per measurement")
     args = parser.parse_args(argv)
-    if args.repeats is not None and args.repeats < 1:
-        parser.error(f"--repeats must be at least 1, got {args.repeats}")
+    for option in ("repeats", "threads", "max_steps", "data_images", "eval_images"):
+        value = getattr(args, option)
+        if value is not None and value < 1:
+            parser.error(f"--{option.replace('_', '-')} must be at least 1, got {value}")
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    if not models:
+        parser.error(f"--models names no model (got {args.models!r}): give comma-separated "
+                     f"names, e.g. {','.join(DEFAULT_MODELS)}")
+    unknown = [m for m in models if m not in list_models()]
+    if unknown:
+        parser.error(f"--models: unknown model(s) {', '.join(map(repr, unknown))}; available: "
+                     f"{', '.join(list_models())}")
     if args.threads:
         torch.set_num_threads(args.threads)
     mode = args.mode or "quick"
@@ -433,7 +443,6 @@ def main(argv=None) -> dict:
     overrides = {"data_images": args.data_images, "eval_images": args.eval_images,
                  "max_steps": args.max_steps, "repeats": args.repeats}
     plan = replace(plan, **{k: v for k, v in overrides.items() if v is not None})
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
     device = pick_device(args.device)
     out = ResultFile(args.out or default_out(device, mode))  # checked now; never overwrites
     result = run_benchmark(mode, models, device=device,

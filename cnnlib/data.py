@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -202,12 +203,24 @@ def torchvision_dataset(name: str, train: bool = True, root=None, transform=None
             raise damaged from error
         if all(path.is_file() for path, _ in dataset_files(name, folder)):
             raise  # every file is there and intact: the problem is elsewhere
+    if folder.exists() and not folder.is_dir():
+        raise DatasetUnavailableError(
+            f"the data root {folder} is a file, not a folder, so {info.torchvision_class} can "
+            "neither be read nor downloaded there: pass root= (or set CNNLIB_DATA to) the folder "
+            "that holds the datasets, or a new folder to download them into")
     if folder.exists() and not os.access(folder, os.W_OK):
         raise DatasetUnavailableError(
             f"{info.torchvision_class} is not in {folder}, and that folder is not writable, so it "
             f"cannot be downloaded there. Point CNNLIB_DATA at a writable folder.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatasetUnavailableError(
+            f"{info.torchvision_class} is not in the data root {folder}, and that folder cannot "
+            f"be created to download it into ({type(error).__name__}: {error.strerror or error}):"
+            " pass root= (or set CNNLIB_DATA to) the folder that holds the datasets, or a "
+            "folder you can write to") from error
+    try:
         return cls(str(folder), train=train, transform=transform, download=True)
     except (OSError, RuntimeError) as error:  # URLError is an OSError
         cause = f"{type(error).__name__}: {error}".strip().replace("\n", "\n  ")
@@ -229,6 +242,10 @@ def load_tensors(name: str, train: bool = True, root=None,
     layout reads without error in torchvision; here it raises, naming the damaged file.
     """
     info = dataset_info(name)
+    if not isinstance(train, (bool, np.bool_)):
+        raise TypeError(f"train must be True (the training split) or False (the test split), "
+                        f"got {train!r}" + (": write train=False for the test split"
+                                            if isinstance(train, str) else ""))
     if verify:
         verify_dataset(name, root)
     split = _read_cifar(train, root) if info.torchvision_class == "CIFAR10" else None
@@ -331,6 +348,10 @@ def subset(images: torch.Tensor, labels: torch.Tensor, n: int, seed: int = 0):
     return images[index], labels[index]
 
 
+class AugmentWarning(UserWarning):
+    """An augmentation was changed or left out because it would damage the data (MNIST flips)."""
+
+
 # How much data quick mode uses: enough to see learning, little enough for seconds on a CPU.
 QUICK_TRAIN, QUICK_TEST = 2048, 1024
 
@@ -361,13 +382,23 @@ def load_data(name: str, run: RunSettings, batch_size: int = 128, augment: bool 
 
     Quick mode takes a seeded subset (``QUICK_TRAIN``/``QUICK_TEST``); full mode the whole split
     unless ``train_size``/``test_size`` say otherwise. ``augment`` adds random crop (pad 4) and
-    horizontal flip, done batch-wise on the device. ``verify=True`` checks every file's md5 first.
+    horizontal flip, done batch-wise on the device; for MNIST the crop only, with an
+    :class:`AugmentWarning` that says so (a mirrored digit is not a digit). ``verify=True`` checks every file's md5 first.
     Sizes are checked before anything is read: ``train_size``/``test_size`` are ``None`` (the
     default) or from 1 to the split's size, ``pad_to`` is ``None`` (no padding) or a size, batch
     sizes are whole numbers >= 1; anything else (0, -5, 2.5, True) raises a ``ValueError``.
     """
     info = dataset_info(name)
+    if not isinstance(run, RunSettings):
+        raise TypeError(f"run must be the settings cnnlib.setup() returns (run = cnnlib.setup(),"
+                        f" then load_data({name!r}, run)), got {run!r:.40}: the device and the "
+                        "mode come from it")
     _check_loader_arguments(batch_size, eval_batch_size, pad_to, train_size, test_size)
+    flip = True
+    if augment and info.torchvision_class == "MNIST":  # a mirrored digit is not a digit
+        flip = False
+        warnings.warn("augment=True on MNIST: random crops only, no horizontal flips (a mirrored "
+                      "2, 3 or 7 is not a digit)", AugmentWarning, stacklevel=2)
     if verify:
         verify_dataset(name, root)
     x_train, y_train = load_tensors(name, train=True, root=root)
@@ -383,7 +414,7 @@ def load_data(name: str, run: RunSettings, batch_size: int = 128, augment: bool 
     classes = len(info.classes)
     train = TensorLoader(x_train, y_train, batch_size=batch_size, shuffle=True, augment=augment,
                          mean=mean, std=std, device=run.device, seed=run.seed,
-                         num_classes=classes)
+                         num_classes=classes, flip=flip)
     test = TensorLoader(x_test, y_test, batch_size=eval_batch_size, shuffle=False, augment=False,
                         mean=mean, std=std, device=run.device, seed=run.seed, num_classes=classes)
     return DataBundle(train, test, info.classes, mean, std, tuple(x_train.shape[1:]))

@@ -16,6 +16,10 @@ class History:
     rows: list[dict] = field(default_factory=list)
 
     def __getitem__(self, key: str) -> list:
+        """Every epoch's ``key`` (``None`` in a row without it); a key that no row has is a
+        ``KeyError`` that lists the keys there are (a typo would otherwise read as "never")."""
+        if self.rows and not any(key in row for row in self.rows):
+            raise KeyError(f"the history has no {key!r}; its keys are {_keys(self.rows)}")
         return [row.get(key) for row in self.rows]
 
     def __len__(self) -> int:
@@ -49,6 +53,10 @@ class History:
         return "\n".join(lines)
 
 
+def _keys(rows: list[dict]) -> list[str]:
+    return sorted({key for row in rows for key in row})
+
+
 def _fmt(key, value) -> str:
     if key == "epoch":
         return f"{value:>10d}"
@@ -65,10 +73,17 @@ def epochs_to_reach(history: History, key: str, threshold: float, below: bool = 
     ``None`` if no epoch did: "never, within the epochs run", which is a result too. This is how
     "ReLU trains six times faster" becomes a number read off two histories.
     """
-    values = history[key]
+    values = history[key] if len(history) else []
     if not values or values[0] is None:
-        keys = sorted(history.rows[0]) if len(history) else []
+        keys = _keys(history.rows)
         raise KeyError(f"the history has no {key!r}; its keys are {keys}")
+    if key.endswith("acc") and not below and not 0 <= threshold <= 1:
+        raise ValueError(
+            f"threshold={threshold!r} for {key!r}, but accuracies in a history are fractions "
+            f"from 0 to 1 (0.9 is 90 %), so it could never be reached: write "
+            f"{threshold / 100:g}" if 1 < threshold <= 100 else
+            f"threshold={threshold!r} for {key!r}, but accuracies in a history are fractions "
+            "from 0 to 1 (0.9 is 90 %)")
     for row in history.rows:
         if (row[key] <= threshold) if below else (row[key] >= threshold):
             return row["epoch"]

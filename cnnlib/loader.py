@@ -160,14 +160,16 @@ class TensorLoader:
     regression targets, passed through as they are. With ``num_classes`` they must be class
     indices below it. ``mean``/``std`` are per channel, on the 0..1 scale; every argument is
     checked here, so that a mistake fails at the call that made it, not in the first batch.
+    ``augment`` crops and flips each batch at random; ``flip=False`` keeps the crops only.
     """
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int = 128,
                  shuffle: bool = True, augment: bool = False, mean=None, std=None,
                  device: str | torch.device = "cpu", seed: int = 0, padding: int = 4,
                  drop_last: bool = False, channels_last: bool = False,
-                 num_classes: int | None = None):
+                 num_classes: int | None = None, flip: bool = True):
         _check_images(images)
+        mean_alone = mean is not None and std is None
         if num_classes is not None:
             whole_number("num_classes", num_classes, 1)
         batch_size = whole_number("batch_size", batch_size, 1,
@@ -183,10 +185,16 @@ class TensorLoader:
         mean = _per_channel("mean", mean, 0.0, channels)
         std = _per_channel("std", std, 1.0, channels)
         _check_normalisation(mean, std)
+        if mean_alone:
+            raise ValueError("mean given without std: the loader normalises with both "
+                             "((x - mean) / std), and a missing std would silently be 1, so the "
+                             "images would be centred but not scaled. Pass both, e.g. "
+                             "mean, std = cnnlib.channel_stats(train_images)")
         self.device = _check_device(device)
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
+        self.flip = flip  # augment's horizontal flips (off for digits)
         self.padding, self.drop_last, self.channels_last = padding, drop_last, channels_last
         self.num_classes = num_classes
         # x/255 then (x - mean)/std, folded into one multiply-add per element
@@ -227,7 +235,8 @@ class TensorLoader:
             if self.augment:
                 b = len(index)
                 offsets = torch.randint(0, 2 * self.padding + 1, (b, 2), generator=self.generator)
-                flips = torch.rand(b, generator=self.generator) < 0.5
+                flips = torch.rand(b, generator=self.generator) < 0.5  # drawn even unflipped:
+                flips &= self.flip  # the same random stream, whatever flip says
                 x = random_crop_flip(x, self._to_device(offsets), self._to_device(flips),
                                      self.padding)
             x = x.float().mul_(self.scale).add_(self.shift)

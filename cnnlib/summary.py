@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torchinfo
 
+from ._args import whole_number
+
 
 def _shape(size) -> str:
     if not size:
@@ -78,24 +80,51 @@ class Summary:
         return "\n".join(lines)
 
 
-def summary(model: torch.nn.Module, input_size=(1, 3, 32, 32), depth: int = 3,
+def summary(model: torch.nn.Module, input_size=None, depth: int = 3,
             device: str | torch.device | None = None) -> Summary:
     """Run ``model`` once on zeros of ``input_size`` (batch included) and return its layer table.
 
     For a model with 2-D convolutions, a three-number ``input_size`` is read as C×H×W (the
     book's way of writing shapes) and a batch of one is added: ``(3, 32, 32)`` means
-    ``(1, 3, 32, 32)``, not a batch of three images without a channel axis.
+    ``(1, 3, 32, 32)``, not a batch of three images without a channel axis. Without
+    ``input_size``, ``(1, 3, 32, 32)``, for a model whose first convolution takes 3 channels;
+    another model is asked for its size. A model that fails on the input is an error that
+    names the input and the model's own complaint.
     """
-    input_size = _with_batch(model, input_size)
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"summary expects an nn.Module (a model), got {type(model).__name__}")
+    depth = whole_number("depth", depth, 1, meaning="it is how many levels of nested layers "
+                         "the table shows")
+    input_size = _with_batch(model, _default_size(model) if input_size is None else input_size)
     if device is None:
         params = list(model.parameters())
         device = params[0].device if params else "cpu"
-    stats = torchinfo.summary(model, input_size=input_size, depth=depth, device=device,
-                              verbose=0, col_names=("input_size", "output_size", "num_params"))
+    try:
+        stats = torchinfo.summary(model, input_size=input_size, depth=depth, device=device,
+                                  verbose=0,
+                                  col_names=("input_size", "output_size", "num_params"))
+    except RuntimeError as error:
+        cause = error.__cause__ or error.__context__
+        if cause is None or "torchinfo" not in str(error):
+            raise
+        raise ValueError(f"{type(model).__name__} failed on an input of size "
+                         f"{tuple(input_size)}: {type(cause).__name__}: {cause}. Pass the "
+                         "input_size it expects (N×C×H×W, or C×H×W)") from cause
     batch = input_size[0]
     table = Summary(stats, model, depth)
     table.mult_adds = stats.total_mult_adds / batch
     return table
+
+
+def _default_size(model: torch.nn.Module) -> tuple:
+    """(1, 3, 32, 32) for a model whose first convolution takes 3 channels; else an error."""
+    first = next((m for m in model.modules() if isinstance(m, torch.nn.Conv2d)), None)
+    if first is None or first.in_channels == 3:
+        return (1, 3, 32, 32)
+    raise ValueError(f"{type(model).__name__}'s first convolution takes {first.in_channels} "
+                     f"channel(s), and without input_size summary would give it 3 (1, 3, 32, 32): "
+                     f"pass input_size=(1, {first.in_channels}, H, W), e.g. "
+                     f"(1, {first.in_channels}, 32, 32)")
 
 
 def _with_batch(model: torch.nn.Module, input_size):

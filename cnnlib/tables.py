@@ -21,6 +21,13 @@ def format_table(rows: list[dict], columns: list[str] | None = None,
     missing = [c for c in columns if c not in rows[0]]
     if missing:
         raise KeyError(f"columns {missing} are not in the rows; they have {list(rows[0])}")
+    for i, row in enumerate(rows):
+        lacking = [c for c in columns if c not in row]
+        if lacking:
+            raise KeyError(f"row {i} has no {', '.join(map(repr, lacking))} (its keys are "
+                           f"{list(row)}), but the table's columns are {columns}: give every row "
+                           "every column (None or '' for a blank), or pass columns= to pick the "
+                           "ones all rows have")
     headers = {c: (headers or {}).get(c, c) for c in columns}
 
     def text(v) -> str:

@@ -34,7 +34,11 @@ from torch import nn
 
 from cnnlib import arithmetic as A
 from cnnlib import bench, folders, recipes
-from cnnlib.data import DatasetUnavailableError, channel_stats, load_data, load_tensors, subset
+from cnnlib import plots
+from cnnlib.data import (AugmentWarning, DatasetUnavailableError, channel_stats, load_data,
+                         load_tensors, subset)
+from cnnlib.history import History, epochs_to_reach
+from cnnlib.tables import format_table
 from cnnlib.drills import check
 from cnnlib.loader import TensorLoader
 from cnnlib.models import get_model
@@ -80,6 +84,18 @@ def mnist_with_damaged_test_labels(ctx) -> Path:
     data[8 + 1000:8 + 1002] = b"\xff\x0c"
     labels.write_bytes(bytes(data))
     return ctx.tmp / "root"
+
+
+def mnist_augmented(ctx):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load_mnist(ctx, augment=True, train_size=64, test_size=64)
+    return data.train.flip, [w.category for w in caught], " ".join(str(w.message) for w in caught)
+
+
+def load_mnist_at(ctx, root):
+    (ctx.tmp / "afile").write_text("not a folder")
+    return load_tensors("mnist", root=ctx.tmp / root)
 
 
 def _tiny():
@@ -129,6 +145,21 @@ DATA = {
     "subset n larger than the data": (lambda ctx: subset(*_tiny(), 50), Behaves(
         lambda result: torch.equal(result[1], torch.arange(10)),
         "documented: all of them, in order")),
+    "load_data with a device string as run": (lambda ctx: load_data("mnist", "cpu"), Raises(
+        TypeError, r"run must be the settings cnnlib.setup\(\) returns \(run = cnnlib.setup\(\), "
+                   r"then load_data\('mnist', run\)\), got 'cpu'")),
+    "load_tensors train='test'": (lambda ctx: load_tensors("mnist", train="test"), Raises(
+        TypeError, r"train must be True \(the training split\) or False \(the test split\), got "
+                   r"'test': write train=False")),
+    "MNIST augmented: crops, no mirrored digits": (mnist_augmented, Behaves(
+        lambda r: r[0] is False and r[1] == [AugmentWarning] and "no horizontal flips" in r[2],
+        "the flips are left out, and a warning says so")),
+    "a data root that is a file": (lambda ctx: load_mnist_at(ctx, "afile"), Raises(
+        DatasetUnavailableError, r"the data root .*afile is a file, not a folder, so MNIST can "
+                                 r"neither be read nor downloaded there")),
+    "a data root under a file": (lambda ctx: load_mnist_at(ctx, "afile/data"), Raises(
+        DatasetUnavailableError, r"MNIST is not in the data root .*afile/data, and that folder "
+                                 r"cannot be created to download it into \((NotADirectory|FileExists)Error")),
     "channel_stats of float images": (lambda ctx: channel_stats(torch.rand(2, 1, 4, 4)), Raises(
         TypeError, r"channel_stats needs uint8 N x C x H x W images.*got torch.float32")),
 }
@@ -180,6 +211,9 @@ LOADER = {
                     r"is_available\(\) is False\): pass device=run.device .*or device='cpu'")),
     "device='gpu' (no such device)": (lambda ctx: loader(device="gpu"), Raises(
         ValueError, r"device must be a device such as 'cpu' or 'cuda', got 'gpu'")),
+    "mean without std": (lambda ctx: loader(mean=(0.5,)), Raises(
+        ValueError, r"mean given without std: .*a missing std would silently be 1.*Pass both, "
+                    r"e.g. mean, std = cnnlib.channel_stats")),
     "mean as a string": (lambda ctx: loader(mean="0.5"), Raises(
         TypeError, r"mean must be numbers, one per channel, got '0.5'")),
     "batch_size=True": (lambda ctx: loader(batch_size=True), Raises(
@@ -269,6 +303,24 @@ def summaries(sizes):
 
 
 MODELS = {
+    "get_model num_classes=0": (lambda ctx: get_model("lenet5", num_classes=0), Raises(
+        ValueError, r"num_classes must be >= 1, got 0; it is the number of outputs")),
+    "get_model with classes= instead of num_classes=": (
+        lambda ctx: get_model("lenet5", classes=5), Raises(
+            TypeError, r"get_model\('lenet5'\) takes no argument classes=5 \(did you mean "
+                       r"num_classes=\?\); it takes: .*num_classes")),
+    "summary without input_size of a 1-channel model": (
+        lambda ctx: summary(get_model("lenet5")), Raises(
+            ValueError, r"LeNet5's first convolution takes 1 channel\(s\), and without input_size "
+                        r"summary would give it 3 .*pass input_size=\(1, 1, H, W\)")),
+    "summary of a model that fails on the input": (
+        lambda ctx: summary(get_model("lenet5"), (1, 1, 28, 28)), Raises(
+            ValueError, r"LeNet5 failed on an input of size \(1, 1, 28, 28\): .*Pass the "
+                        r"input_size it expects")),
+    "summary of a plain function": (lambda ctx: summary(lambda x: x, (1, 1, 32, 32)), Raises(
+        TypeError, r"summary expects an nn.Module \(a model\), got function")),
+    "summary depth=-1": (lambda ctx: summary(get_model("lenet5"), (1, 1, 32, 32), depth=-1),
+                         Raises(ValueError, r"depth must be >= 1, got -1")),
     "summary with C×H×W, the batch axis forgotten": (
         lambda ctx: summaries([(1, 32, 32), (1, 1, 32, 32)]), Behaves(
             lambda tables: tables[0] == tables[1] and "6x28x28" in tables[0],
@@ -734,6 +786,74 @@ DRILLS = {
 }
 
 
+# --- reporting: histories, tables, figures -----------------------------------------------------
+
+HISTORY = History([{"epoch": 1, "train_loss": 1.0, "train_acc": 0.5, "test_acc": 0.6},
+                   {"epoch": 2, "train_loss": 0.5, "train_acc": 0.8, "test_acc": 0.9}])
+
+
+def figure(call):
+    """Run a plotting call and close what it drew."""
+    import matplotlib.pyplot as plt
+    try:
+        return call()
+    finally:
+        plt.close("all")
+
+
+REPORTING = {
+    "History['test_accuracy'] (a typo)": (lambda ctx: HISTORY["test_accuracy"], Raises(
+        KeyError, r"the history has no 'test_accuracy'; its keys are \['epoch', 'test_acc'")),
+    "History key present in every row": (lambda ctx: HISTORY["test_acc"], Behaves(
+        lambda values: values == [0.6, 0.9], "as before")),
+    "epochs_to_reach with a percent": (lambda ctx: epochs_to_reach(HISTORY, "test_acc", 90),
+                                       Raises(ValueError, r"threshold=90 for 'test_acc', but "
+                                              r"accuracies in a history are fractions from 0 to "
+                                              r"1 .*write 0.9")),
+    "format_table with a row lacking a column": (
+        lambda ctx: format_table([{"a": 1, "b": 2}, {"a": 3}]), Raises(
+            KeyError, r"row 1 has no 'b' \(its keys are \['a'\]\), but the table's columns are "
+                      r"\['a', 'b'\]: give every row every column")),
+    "confusion_matrix with a label beyond num_classes": (
+        lambda ctx: plots.confusion_matrix(torch.tensor([0, 1, 2]), torch.tensor([0, 5, 2]), 3),
+        Raises(ValueError, r"labels must be class indices 0 to 2 \(num_classes=3\), got 5")),
+    "plot_confusion_matrix with fewer class names than classes": (
+        lambda ctx: figure(lambda: plots.plot_confusion_matrix(
+            torch.tensor([0, 3]), torch.tensor([3, 1]), ["a", "b"])), Raises(
+            ValueError, r"labels must be class indices 0 to 1 \(num_classes=2\), got 3")),
+    "confusion_matrix of scores, not classes": (
+        lambda ctx: plots.confusion_matrix(torch.rand(4, 3), torch.tensor([0, 1, 2, 0]), 3),
+        Raises(ValueError, r"preds look like scores \(N × classes\); pass preds.argmax\(1\)")),
+    "show_images of a NumPy N×H×W×C batch": (
+        lambda ctx: figure(lambda: plots.show_images(np.zeros((4, 8, 8, 3), np.uint8))), Raises(
+            TypeError, r"images must be torch tensors, C × H × W each, got NumPy arrays: use "
+                       r"torch.from_numpy\(images\), and .permute\(0, 3, 1, 2\)")),
+    "show_images with fewer labels than images": (
+        lambda ctx: figure(lambda: plots.show_images(torch.zeros(4, 1, 8, 8),
+                                                     labels=torch.tensor([0, 1]),
+                                                     classes=["a", "b"])), Raises(
+            ValueError, r"labels needs one per image: 4 images, 2 labels")),
+    "show_images of H×W×C tensors": (
+        lambda ctx: figure(lambda: plots.show_images(torch.zeros(2, 8, 8, 3))), Raises(
+            ValueError, r"image 0 is 8×8×3: H × W × C\? use .permute\(2, 0, 1\)")),
+    "show_kernels of a 1-D tensor": (
+        lambda ctx: figure(lambda: plots.show_kernels(torch.zeros(10))), Raises(
+            ValueError, r"show_kernels needs a convolution's weight, out × in × k × k \(4-D\), "
+                        r"got \(10,\): pass conv.weight")),
+    "feature_maps of a layer not in the model": (
+        lambda ctx: plots.feature_maps(get_model("lenet5"), nn.Conv2d(1, 1, 3),
+                                       torch.zeros(1, 1, 32, 32)), Raises(
+            ValueError, r"is not a module of this LeNet5: pass one of the model's own layers")),
+    "plot_history of an empty history": (
+        lambda ctx: figure(lambda: plots.plot_history(History())), Raises(
+            ValueError, r"the history is empty, so there is nothing to plot: train first")),
+    "plot_history with a key no history has": (
+        lambda ctx: figure(lambda: plots.plot_history(HISTORY, keys=("accuracy",))), Raises(
+            ValueError, r"no history has 'accuracy' for \['train', 'test'\]: keys are the part "
+                        r"after 'train_'/'test_', here \['acc', 'loss'\]")),
+}
+
+
 # --- commands and result files ------------------------------------------------------------------
 
 def command(main, *argv) -> str:
@@ -792,6 +912,18 @@ COMMANDS = {
                              Behaves(said("--target", "at most 1"), "refused")),
     "bench --repeats 0": (lambda ctx: command(bench.main, "--repeats", "0"), Behaves(
         said("--repeats must be at least 1, got 0"), "refused before measuring")),
+    "bench --threads 0": (lambda ctx: command(bench.main, "--threads", "0"), Behaves(
+        said("--threads must be at least 1, got 0"), "refused before measuring")),
+    "bench --max-steps 0": (lambda ctx: command(bench.main, "--max-steps", "0"), Behaves(
+        said("--max-steps must be at least 1, got 0"), "refused, not measured as 1 step")),
+    "bench --data-images -5": (lambda ctx: command(bench.main, "--data-images", "-5"), Behaves(
+        said("--data-images must be at least 1, got -5"), "refused before measuring")),
+    "bench --models ,": (lambda ctx: command(bench.main, "--models", ","), Behaves(
+        said("--models names no model (got ',')"), "not a result with no model measured")),
+    "bench --models lenet (unknown)": (lambda ctx: command(bench.main, "--models", "lenet"),
+                                       Behaves(said("--models: unknown model(s) 'lenet'; "
+                                                    "available:", "lenet5"),
+                                               "refused before the data-path measurement")),
     "setup(seed=2**64)": (lambda ctx: seed_everything(2**64), Raises(
         ValueError, r"seed must be a non-negative int below 2\*\*64 \(torch's limit\), got "
                     r"18446744073709551616")),
@@ -801,7 +933,7 @@ COMMANDS = {
 # --- the table, run ------------------------------------------------------------------------------
 
 TABLE = {"data": DATA, "loader": LOADER, "models": MODELS, "arithmetic": ARITHMETIC,
-         "folders": FOLDERS, "drills": DRILLS, "commands": COMMANDS}
+         "folders": FOLDERS, "drills": DRILLS, "reporting": REPORTING, "commands": COMMANDS}
 CASES = [(group, name, *row) for group, rows in TABLE.items() for name, row in rows.items()]
 
 

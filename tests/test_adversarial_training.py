@@ -38,7 +38,8 @@ from torch import nn
 from cnnlib import checkpoint as ckpt
 from cnnlib._lock import CheckpointInUseError, StaleLockWarning
 from cnnlib._storable import digest
-from cnnlib._run import SameLoaderWarning
+from cnnlib._first_batch import LossWarning
+from cnnlib._run import AugmentedTestWarning, SameLoaderWarning
 from cnnlib.callbacks import BestCheckpoint, StopTraining
 from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkpoint,
                                read_checkpoint, save_checkpoint)
@@ -1659,6 +1660,88 @@ def _(ctx):
         train(run, epochs=1, checkpoint=ctx.path)
     finally:
         assert same(weights(run.model), before)  # not a step taken
+
+
+# --- the tester's second round: loaders that are not loaders, misused losses -------------------
+
+def warned(category, pattern):
+    """A check that the run warned once with ``category``, its message matching ``pattern``."""
+    def check(ctx, caught):
+        hits = [w for w in caught if issubclass(w.category, category)]
+        assert len(hits) == 1 and re.search(pattern, str(hits[0].message), re.S), caught
+    return check
+
+
+def caught_while(call):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        call()
+    return caught
+
+
+@case(ARGS, "a tensor given as the training loader", TypeError,
+      r"fit got a tensor of shape \(32, 1, 4, 4\) as train_loader, not a loader of \(images, "
+      r"labels\) batches: build one, e.g. TensorLoader\(images, labels, batch_size=64\)")
+def _(ctx):
+    fit(tiny().model, tiny().train.images.float(), None, epochs=1, progress=False)
+
+
+@case(ARGS, "a dataset given as the training loader", TypeError,
+      r"fit got a TensorDataset \(a dataset, one example at a time\) as train_loader, not a "
+      r"loader of batches: wrap it, e.g. DataLoader\(dataset, batch_size=64, shuffle=True\)")
+def _(ctx):
+    data = torch.utils.data.TensorDataset(torch.rand(8, 1, 4, 4), torch.arange(8) % 3)
+    fit(tiny().model, data, None, epochs=1, progress=False)
+
+
+@case(ARGS, "a dataset given to evaluate", TypeError,
+      r"evaluate got a TensorDataset \(a dataset, one example at a time\) as loader")
+def _(ctx):
+    evaluate(tiny().model, torch.utils.data.TensorDataset(torch.rand(8, 1, 4, 4),
+                                                          torch.arange(8) % 3))
+
+
+@case(ARGS, "F.nll_loss on raw scores: a negative loss, warned on the first batch",
+      then=warned(LossWarning, r"the loss on the first batch is -?[\d.e-]+, below 0.*Use "
+                               r"loss_fn=F.cross_entropy on the scores"))
+def _(ctx):
+    run = tiny()
+    with torch.no_grad():
+        run.model[-1].bias.copy_(torch.tensor([5.0, 5.0, 5.0]))  # scores well above 0
+    return caught_while(lambda: train(run, epochs=1, loss_fn=torch.nn.functional.nll_loss))
+
+
+@case(ARGS, "a model ending in softmax trained with F.cross_entropy is warned about",
+      then=warned(LossWarning, r"the model's outputs are probabilities already .*F.cross_entropy "
+                               r"applies its own softmax.*Remove the final softmax"))
+def _(ctx):
+    run = tiny()
+    run.model.append(nn.Softmax(dim=1))
+    return caught_while(lambda: train(run, epochs=1))
+
+
+@case(ARGS, "a healthy run warns about no loss", then=lambda ctx, caught: not [
+    w for w in caught if issubclass(w.category, (LossWarning, AugmentedTestWarning))])
+def _(ctx):
+    return caught_while(lambda: train(tiny(), epochs=1))
+
+
+@case(ARGS, "an augmenting test loader is warned about",
+      then=warned(AugmentedTestWarning, r"the test loader augments its images \(augment=True\).*"
+                                        r"Build it with augment=False"))
+def _(ctx):
+    run = tiny()
+    run.test = TensorLoader(run.test.images, run.test.labels, batch_size=8, augment=True)
+    return caught_while(lambda: train(run, epochs=1))
+
+
+@case(ARGS, "F.mse_loss with class labels: the error says to use F.cross_entropy", RuntimeError,
+      r"the loss failed on the first batch: .*The labels are class indices, one per image, and "
+      r"this loss compares the output with a target of its own shape .*use F.cross_entropy")
+def _(ctx):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's own broadcasting warning
+        train(tiny(), epochs=1, loss_fn=torch.nn.functional.mse_loss)
 
 
 # --- running the table ----------------------------------------------------------------------------

@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from torch import nn
 
+from .._args import whole_number
+
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {}
 
 
@@ -32,7 +34,19 @@ def get_model(name: str, **kwargs) -> nn.Module:
         close = difflib.get_close_matches(str(name), _BUILDERS, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValueError(f"unknown model {name!r}{hint}; available: {', '.join(list_models())}")
-    return _BUILDERS[name](**kwargs)
+    builder = _BUILDERS[name]
+    takes = inspect.signature(builder).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in takes.values()):
+        for key in kwargs:
+            if key not in takes:
+                close = difflib.get_close_matches(key, takes, n=1)
+                hint = f" (did you mean {close[0]}=?)" if close else ""
+                raise TypeError(f"get_model({name!r}) takes no argument {key}={kwargs[key]!r}"
+                                f"{hint}; it takes: {', '.join(takes) or 'none'}")
+    if "num_classes" in kwargs:
+        whole_number("num_classes", kwargs["num_classes"], 1,
+                     meaning="it is the number of outputs, one per class")
+    return builder(**kwargs)
 
 
 def build_model(name: str, channels: int = 3, num_classes: int = 10) -> nn.Module:

@@ -8,7 +8,28 @@ import torch
 
 
 def confusion_matrix(preds: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """Counts: row = true class, column = predicted class."""
+    """Counts: row = true class, column = predicted class.
+
+    ``preds`` are class indices (``predict(...)``, or ``logits.argmax(1)``), one per label; a
+    label or prediction outside ``0 .. num_classes - 1`` is refused, naming it.
+    """
+    preds, labels = torch.as_tensor(preds), torch.as_tensor(labels)
+    if preds.ndim != 1 or labels.ndim != 1 or len(preds) != len(labels):
+        hint = (": preds look like scores (N × classes); pass preds.argmax(1)" if preds.ndim == 2
+                else "")
+        raise ValueError(f"preds and labels must be 1-D, one class index per image, got shapes "
+                         f"{tuple(preds.shape)} and {tuple(labels.shape)}{hint}")
+    if preds.is_floating_point() or labels.is_floating_point():
+        raise TypeError(f"preds and labels must be class indices (integers), got {preds.dtype} "
+                        f"and {labels.dtype}: use .long(), or .argmax(1) for scores")
+    for name, values in (("labels", labels), ("preds", preds)):
+        outside = (values < 0) | (values >= num_classes)
+        if outside.any():
+            first = int(values[outside][0])
+            raise ValueError(
+                f"{name} must be class indices 0 to {num_classes - 1} (num_classes={num_classes}),"
+                f" got {first} ({int(outside.sum())} outside): num_classes, or the list of "
+                "class names, must cover every class in the data")
     index = labels.long() * num_classes + preds.long()
     return torch.bincount(index, minlength=num_classes ** 2).view(num_classes, num_classes)
 

@@ -21,6 +21,33 @@ def _curve(h, split: str, key: str):
     return [100 * v for v in values] if key == "acc" else values
 
 
+def _check_curves(histories: dict, keys, splits) -> None:
+    """Refuse what would draw an empty panel: an empty history, a key no history has."""
+    if isinstance(keys, str) or isinstance(splits, str):
+        raise TypeError(f"keys and splits are tuples, got keys={keys!r}, splits={splits!r}: "
+                        "write keys=('acc',) (with the comma), splits=('test',)")
+    unknown = [s for s in splits if s not in ("train", "test")]
+    if unknown:
+        raise ValueError(f"splits are 'train' and/or 'test', got {unknown}")
+    for label, h in histories.items():
+        if not hasattr(h, "rows"):
+            raise TypeError(f"plot_history draws Histories (what fit returns), got "
+                            f"{type(h).__name__}" + (f" for {label!r}" if label else ""))
+        if not h.rows:
+            raise ValueError("the history" + (f" {label!r}" if label else "") + " is empty, so "
+                             "there is nothing to plot: train first (fit returns the history "
+                             "of the epochs it ran)")
+    present = {k for h in histories.values() for row in h.rows for k in row}
+    for key in keys:
+        source = "acc" if key == "err" else key
+        if not any(f"{split}_{source}" in present for split in splits):
+            names = sorted({k.split("_", 1)[1] for k in present
+                            if k.split("_", 1)[0] in ("train", "test") and "_" in k})
+            raise ValueError(f"no history has {key!r} for {list(splits)}: keys are the part after "
+                             f"'train_'/'test_', here {names} (or 'err', the error rate); the "
+                             f"histories hold {sorted(present)}")
+
+
 def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
                  splits=("train", "test"), ylim: tuple[float, float] | None = None):
     """Training curves. ``histories`` is one History or a ``{label: History}`` dict to compare.
@@ -32,6 +59,7 @@ def plot_history(histories, keys=("loss", "acc"), title: str | None = None,
     """
     if not isinstance(histories, dict):
         histories = {"": histories}
+    _check_curves(histories, keys, splits)
     labels = {"acc": "accuracy (%)", "err": "error (%)"}
     styles = {"train": "--", "test": "-"}
     fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.4), squeeze=False)

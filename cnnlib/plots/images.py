@@ -15,7 +15,12 @@ from ._style import grid, to_image
 
 def show_images(images, labels=None, classes=None, ncols: int = 8, mean=None, std=None,
                 titles=None, size: float = 1.3):
-    """A grid of images with their class names as titles."""
+    """A grid of images with their class names as titles.
+
+    ``images``: C × H × W tensors (a batch, or a list of different sizes), uint8 or float;
+    ``labels`` and ``titles``: one per image.
+    """
+    _check_images(images, labels, classes, titles)
     n = len(images)
     fig, axes = grid(n, ncols, size)
     for i, ax in zip(range(n), axes):
@@ -30,6 +35,35 @@ def show_images(images, labels=None, classes=None, ncols: int = 8, mean=None, st
     return fig
 
 
+def _check_images(images, labels=None, classes=None, titles=None) -> None:
+    """Refuse, before drawing, what would fail half-way: arrays, wrong layouts, short lists."""
+    if isinstance(images, np.ndarray) or (isinstance(images, (list, tuple)) and images
+                                          and isinstance(images[0], np.ndarray)):
+        raise TypeError("images must be torch tensors, C × H × W each, got NumPy arrays: use "
+                        "torch.from_numpy(images), and .permute(0, 3, 1, 2) if they are "
+                        "N × H × W × C")
+    for i, image in enumerate(images):
+        if not isinstance(image, torch.Tensor):
+            raise TypeError(f"images must be torch tensors, C × H × W each; image {i} is a "
+                            f"{type(image).__name__}")
+        if image.ndim != 3 or image.shape[0] not in (1, 3):
+            shape = "×".join(map(str, image.shape))
+            hint = (": H × W × C? use .permute(2, 0, 1)" if image.ndim == 3
+                    and image.shape[-1] in (1, 3) else ": one channel without its axis? use "
+                    ".unsqueeze(0)" if image.ndim == 2 else "")
+            raise ValueError(f"each image must be C × H × W with 1 or 3 channels; image {i} is "
+                             f"{shape}{hint}")
+    for name, values in (("labels", labels), ("titles", titles)):
+        if values is not None and len(values) != len(images):
+            raise ValueError(f"{name} needs one per image: {len(images)} images, {len(values)} "
+                             f"{name}")
+    if labels is not None and classes:
+        outside = [int(y) for y in labels if not 0 <= int(y) < len(classes)]
+        if outside:
+            raise ValueError(f"labels must be indices into classes (0 to {len(classes) - 1}), got "
+                             f"{outside[0]}")
+
+
 def show_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None,
                  size: float = 1.0, titles=None):
     """First-layer kernels (out x in x k x k): RGB when in = 3, else the first input channel.
@@ -37,6 +71,13 @@ def show_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None,
     Each kernel is scaled to its own min..max so its pattern is visible; grey is zero only
     approximately, so read shapes, not absolute values. ``titles``: one per kernel.
     """
+    if isinstance(weight, torch.nn.Module) and isinstance(getattr(weight, "weight", None),
+                                                          torch.Tensor):
+        weight = weight.weight  # the layer itself: its kernels
+    if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
+        shape = tuple(weight.shape) if isinstance(weight, torch.Tensor) else type(weight).__name__
+        raise ValueError(f"show_kernels needs a convolution's weight, out × in × k × k (4-D), got "
+                         f"{shape}: pass conv.weight, e.g. model.features[0].weight")
     w = weight.detach().cpu().float()
     if titles is not None and len(titles) != len(w):
         raise ValueError(f"titles needs one title per kernel: {len(w)} kernels, "
@@ -58,6 +99,9 @@ def show_kernels(weight: torch.Tensor, ncols: int = 8, title: str | None = None,
 @torch.no_grad()
 def feature_maps(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """The output of ``layer`` when ``model`` sees the batch ``x`` (captured with a hook)."""
+    if not any(module is layer for module in model.modules()):
+        raise ValueError(f"layer {layer} is not a module of this {type(model).__name__}: pass one "
+                         "of the model's own layers (e.g. model.features[0]), not a new one")
     captured = {}
     handle = layer.register_forward_hook(lambda m, i, o: captured.setdefault("out", o.detach()))
     try:
@@ -65,6 +109,9 @@ def feature_maps(model: torch.nn.Module, layer: torch.nn.Module, x: torch.Tensor
         model(x)
     finally:
         handle.remove()
+    if "out" not in captured:
+        raise ValueError(f"layer {layer} did not run in the model's forward, so it has no "
+                         "feature maps: pick a layer that forward uses")
     return captured["out"]
 
 
