@@ -158,6 +158,12 @@ def prepare(model: torch.nn.Module, device: str | torch.device | None = None,
 def to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device, fast: FastSettings):
     """A batch on ``device``, images channels-last if asked; a no-op for a TensorLoader's batches
     (already there, and already in that layout when the loader's ``channels_last`` flag is set)."""
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        kinds = f"({type(x).__name__}, {type(y).__name__})"
+        hint = (": a dict's two keys? A loader that yields dicts needs a collate_fn that returns "
+                "(images, labels)" if isinstance(x, str) else "")
+        raise TypeError(f"a batch must be (images, labels), two tensors; the loader gave "
+                        f"{kinds}{hint}")
     if fast.channels_last and x.dim() == 4:
         x = x.to(device, non_blocking=fast.non_blocking, memory_format=torch.channels_last)
     else:

@@ -13,6 +13,8 @@ peak rate, so a chapter writes one line instead of six, and every chapter writes
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
 from .fast import FastSettings, make_optimizer
@@ -38,6 +40,10 @@ def one_cycle(model: torch.nn.Module, loader, epochs: int, max_lr: float, *,
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if isinstance(max_lr, bool) or not isinstance(max_lr, numbers.Real) or not (
+            0 < max_lr < float("inf")):
+        raise ValueError(f"max_lr must be a positive, finite number, got {max_lr!r}: it is the "
+                         "peak learning rate of the cycle, e.g. 0.05")
     steps = len(loader)
     if steps == 0:
         raise ValueError("the training loader has no batches, so there is nothing to schedule: "

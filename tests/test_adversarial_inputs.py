@@ -678,6 +678,10 @@ FOLDERS = {
                              r"and make_messy changes files in place: nothing was changed")),
     "export, make_messy, export again with overwrite=True": (export_mess_export, Behaves(
         lambda counts: counts == [6, 6], "what make_messy left is cnnlib's: written again")),
+    "class_counts of a folder that is not there": (
+        lambda ctx: folders.class_counts(ctx.tmp / "nosuch"), Raises(
+            FileNotFoundError, r"no folder .*nosuch: class_counts counts the images in a folder "
+                               r"of class folders")),
     "a FIFO named like an image in a class folder": (fifo_scan, Behaves(
         lambda records: records == [("cat/a.png", "ok"), ("cat/pipe.png", "corrupt")],
         "listed, never opened (opening it would wait forever)")),

@@ -45,6 +45,7 @@ from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkp
                                read_checkpoint, save_checkpoint)
 from cnnlib.history import History
 from cnnlib.loader import TensorLoader
+from cnnlib.optim import one_cycle
 from cnnlib.data import DataBundle
 from cnnlib.train import _show, evaluate, fit, predict
 
@@ -1742,6 +1743,21 @@ def _(ctx):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch's own broadcasting warning
         train(tiny(), epochs=1, loss_fn=torch.nn.functional.mse_loss)
+
+
+@case(ARGS, "a loader that yields dicts", TypeError,
+      r"a batch must be \(images, labels\), two tensors; the loader gave \(str, str\): a dict's "
+      r"two keys\? A loader that yields dicts needs a collate_fn")
+def _(ctx):
+    batches = [{"image": torch.rand(8, 1, 4, 4), "label": torch.arange(8) % 3}]
+    fit(tiny().model, batches, None, epochs=1, progress=False)
+
+
+@case(ARGS, "one_cycle with a negative max_lr", ValueError,
+      r"max_lr must be a positive, finite number, got -0.05: it is the peak learning rate")
+def _(ctx):
+    run = tiny()
+    one_cycle(run.model, run.train, 2, max_lr=-0.05)
 
 
 # --- running the table ----------------------------------------------------------------------------

@@ -247,7 +247,11 @@ def dataset_labels(dataset) -> list[int]:
 def class_counts(source, classes=None) -> dict[str, int]:
     """Images per class of a dataset (ImageFolder, Subset...) or of a folder of class folders."""
     if isinstance(source, (str, os.PathLike)):
-        root = Path(source)
+        root = Path(source).expanduser()
+        if not root.is_dir():
+            raise FileNotFoundError(f"no folder {root.absolute()}" + (" (it is a file)" if
+                                    root.exists() else "") + ": class_counts counts the images "
+                                    "in a folder of class folders; give its path")
         return {c.name: sum(1 for p in c.rglob("*") if p.is_file() and is_image_name(p))
                 for c in sorted(root.iterdir()) if c.is_dir() and not c.name.startswith(".")}
     base = source
