@@ -278,6 +278,12 @@ def _traced_field(model: nn.Module) -> list[dict]:
             continue
         if node.op == "call_module":
             module = model.get_submodule(node.target)
+            if isinstance(module, _GRID_ENDS):  # a whole network: its head ends the grid
+                raise ValueError(
+                    f"receptive_field cannot follow {model_name}'s forward: its "
+                    f"{type(module).__name__} ({node.target}) ends the spatial grid. Pass its "
+                    "convolutional part (for example model.features or one stage, "
+                    "model.layer1), or a list of (kernel_size, stride) tuples")
             k, s, d = _kernel_of(module)
             field[node] = _widen(*inputs[0], k, s, d)
             rows.append(_row(node.target, type(module).__name__, k, s, d, field[node], node))

@@ -382,9 +382,21 @@ def test_receptive_field_of_a_stage_names_the_addition():
 
 
 def test_receptive_field_refuses_what_it_cannot_follow():
-    with pytest.raises(ValueError, match=r"cannot follow ResNet's forward: .*torch.fx could not "
-                                         r"trace it.*model.layer1"):
+    with pytest.raises(ValueError, match=r"cannot follow ResNet's forward: its AdaptiveAvgPool2d "
+                                         r"\(avgpool\) ends the spatial grid.*model.layer1"):
         receptive_field(get_model("resnet20"))
+
+    class Branching(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(1, 1, 3)
+
+        def forward(self, x):
+            return self.conv(x) if x.sum() > 0 else x  # depends on the data: fx cannot trace
+
+    with pytest.raises(ValueError, match=r"cannot follow Branching's forward: .*torch.fx could "
+                                         r"not trace it.*model.layer1"):
+        receptive_field(Branching())
 
     class Pooled(nn.Module):
         def __init__(self):

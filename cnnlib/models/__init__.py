@@ -3,10 +3,12 @@
 Each model reads like torchvision's ``models/alexnet.py``: ``features`` (convolutions),
 optional pooling, ``classifier`` (fully connected), and ``forward`` = features -> flatten ->
 classifier. Each class records the input it expects in ``input_size`` (C, H, W) and checks it in
-``forward``, so a wrong image size fails with the arithmetic instead of a matrix-shape error.
+its ``check_input``, which a forward pre-hook runs before ``forward`` (``CheckedInput``), so a
+wrong image size fails with the arithmetic instead of a matrix-shape error, and ``forward``
+holds only the network.
 """
 
-from ._checks import check_input
+from ._checks import CheckedInput, check_input
 from ._registry import build_model, get_model, list_models, register
 from .alexnet import (PAPER_LAYERS, AlexNetCifar, AlexNetHalf, AlexNetHalf224, AlexNetPaper,
                       AlexNetTorchvision, alexnet_cifar, alexnet_half, alexnet_half224,
@@ -22,7 +24,8 @@ from . import resnet  # noqa: F401  (the module too: cnnlib.models.resnet.BasicB
 
 __all__ = [
     "PAPER_LAYERS", "AlexNetCifar", "AlexNetHalf", "AlexNetHalf224", "AlexNetPaper",
-    "AlexNetTorchvision", "LeNet5", "MLP", "MnistCNN", "ResNet", "SmallCNN", "VGG", "VGGCifar",
+    "AlexNetTorchvision", "CheckedInput", "LeNet5", "MLP", "MnistCNN", "ResNet", "SmallCNN",
+    "VGG", "VGGCifar",
     "VGG_CONFIGS", "alexnet_cifar", "alexnet_half", "alexnet_half224", "alexnet_paper",
     "alexnet_torchvision", "build_model", "check_input", "get_model", "lenet5", "list_models",
     "mlp", "mnist_cnn", "register", "small_cnn", "vgg", "vgg11", "vgg11_cifar", "vgg13", "vgg16",

@@ -2,6 +2,9 @@
 
 Without it a wrong-sized image surfaces as a matrix-shape error deep in the classifier
 ("mat1 and mat2 shapes cannot be multiplied"), which names neither the cause nor the cure.
+
+``check_input`` does the checking; ``CheckedInput``, the base class of the book's models, runs
+it before ``forward`` (a forward pre-hook), so that ``forward`` holds only the network.
 """
 
 from __future__ import annotations
@@ -72,3 +75,37 @@ def check_input(x, channels: int, size: int | None, model_name: str,
         detail = explain(h, w) if explain else ""
         raise ValueError(f"{model_name} expects {want} inputs (got {h}×{w})"
                          + (f": {detail}" if detail else ""))
+
+
+def _check_before_forward(model: CheckedInput, args: tuple, kwargs: dict) -> None:
+    """The forward pre-hook of every :class:`CheckedInput`: check the input, change nothing.
+
+    A module-level function, not a lambda or a closure, so that a model with its hook can be
+    copied (``copy.deepcopy``) and pickled (``torch.save(model)``)."""
+    if args:
+        model.check_input(args[0])
+    elif kwargs:  # model(x=batch)
+        model.check_input(next(iter(kwargs.values())))
+    # no input at all: forward itself says what is missing
+
+
+class CheckedInput(nn.Module):
+    """A model that checks its input before ``forward`` runs, so ``forward`` holds only the
+    network, as in torchvision.
+
+    ``__init__`` registers a forward pre-hook: every call ``model(x)`` first runs
+    ``model.check_input(x)``, which each model writes with the sizes and messages of its own
+    design (by calling this module's :func:`check_input`), then ``forward(x)``. A wrong input
+    fails there, with the reason and the fix, instead of deep inside the network. The hook is
+    part of the model: ``copy.deepcopy``, pickling and ``torch.save(model)`` keep it, and a
+    model built afresh for ``load_state_dict`` has its own. Calling ``model.forward(x)``
+    directly skips it, as it skips every hook in PyTorch: call the model.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_forward_pre_hook(_check_before_forward, with_kwargs=True)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """Raise an error that says the fix unless ``x`` is an input this model accepts."""
+        raise NotImplementedError(f"{type(self).__name__} must define check_input(self, x)")

@@ -14,7 +14,8 @@ from torch import nn
 
 from ..arithmetic import conv_output_size, pool_output_size
 from ..layers import LocalResponseNorm
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 # The paper's architecture (section 3.5, Figure 2), for chapters to show next to the code.
@@ -80,7 +81,7 @@ def _explain_paper(h: int, w: int) -> str:
             f"alexnet_torchvision (padding 2 and adaptive pooling) for other sizes.")
 
 
-class AlexNetPaper(nn.Module):
+class AlexNetPaper(CheckedInput):
     """AlexNet as published: five convolutions, three fully connected layers, 227×227×3 input.
 
     The paper split every layer over two GPUs; ``groups=2`` reproduces that: conv2, conv4 and
@@ -151,9 +152,11 @@ class AlexNetPaper(nn.Module):
             nn.init.normal_(layer.weight, mean=0.0, std=0.01)
             nn.init.constant_(layer.bias, 1.0 if layer in ones else 0.0)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, 227, "AlexNet (paper)", _explain_paper,
+                            channel_hint="AlexNet takes RGB images", model=self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 227, "AlexNet (paper)", _explain_paper,
-                    channel_hint="AlexNet takes RGB images", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)
@@ -174,7 +177,7 @@ def _explain_torchvision(h: int, w: int) -> str:
             f"Upsample the images (e.g. F.interpolate) or use alexnet_cifar for 32×32.")
 
 
-class AlexNetTorchvision(nn.Module):
+class AlexNetTorchvision(CheckedInput):
     """torchvision's AlexNet: the paper's layers on one GPU, with other widths (64-192-384-256-256;
     torchvision cites Krizhevsky's 2014 "one weird trick" paper, whose widths are
     64-192-384-384-256), no LRN, conv1 padded by 2, and an adaptive average pool after the last
@@ -220,10 +223,12 @@ class AlexNetTorchvision(nn.Module):
             nn.Linear(self.hidden, num_classes),                    # fc8
         )
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, None, self.title, _explain_torchvision,
+                            min_size=self.min_input_size,
+                            channel_hint="AlexNet takes RGB images", model=self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, None, self.title, _explain_torchvision,
-                    min_size=self.min_input_size, channel_hint="AlexNet takes RGB images",
-                    model=self)
         x = self.features(x)
         x = self.avgpool(x)
         x = torch.flatten(x, 1)
@@ -255,7 +260,7 @@ _CIFAR_STEPS = (("conv1", "conv", 3, 2, 1), ("pool1", "pool", 2, 2, 0),
                 ("pool3", "pool", 2, 2, 0))
 
 
-class AlexNetCifar(nn.Module):
+class AlexNetCifar(CheckedInput):
     """AlexNet shrunk for CIFAR-10, the layout common in tutorial repositories.
 
     An 11×11/4 first layer would turn a 32×32 image into 6×6 at once, so the first convolution is
@@ -298,9 +303,11 @@ class AlexNetCifar(nn.Module):
         32, _CIFAR_STEPS, "256×2×2 for the first Linear",
         "Resize the images to 32×32, or use alexnet_torchvision for larger ones"))
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, 32, "AlexNet (CIFAR)", self._explain,
+                            channel_hint="it takes RGB images such as CIFAR-10", model=self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 32, "AlexNet (CIFAR)", self._explain,
-                    channel_hint="it takes RGB images such as CIFAR-10", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)
@@ -311,7 +318,7 @@ _HALF_STEPS = (("conv1", "conv", 5, 1, 2), ("pool1", "pool", 2, 2, 0),
                ("pool3", "pool", 2, 2, 0))
 
 
-class AlexNetHalf(nn.Module):
+class AlexNetHalf(CheckedInput):
     """The half-width AlexNet shape popularised by a blog article, adapted to 32×32.
 
     Half of the paper's widths (48-128-192-192-128: one GPU's share) and a 2048-2048 classifier.
@@ -353,9 +360,11 @@ class AlexNetHalf(nn.Module):
         32, _HALF_STEPS, "128×4×4 for the first Linear",
         "Resize the images to 32×32"))
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, 32, "AlexNet (half width)", self._explain,
+                            channel_hint="it takes RGB images such as CIFAR-10", model=self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 32, "AlexNet (half width)", self._explain,
-                    channel_hint="it takes RGB images such as CIFAR-10", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 
@@ -36,7 +37,7 @@ def _explain_size(h: int, w: int) -> str:
     return f"{design}; {got}. {fix}."
 
 
-class LeNet5(nn.Module):
+class LeNet5(CheckedInput):
     """LeNet-5: two convolution + subsampling stages, then C5 and two fully connected layers.
 
     Input 32×32: the paper padded its 28×28 digits by 2 pixels per side so that strokes reach the
@@ -82,10 +83,12 @@ class LeNet5(nn.Module):
             nn.Linear(84, num_classes),                # output
         )
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, self.input_size[0], 32, "LeNet-5", _explain_size,
+                            channel_hint="build it with in_channels matching the data "
+                                         "(1 for MNIST, 3 for CIFAR-10)", model=self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, self.input_size[0], 32, "LeNet-5", _explain_size,
-                    channel_hint="build it with in_channels matching the data "
-                                 "(1 for MNIST, 3 for CIFAR-10)", model=self)
         x = self.features(x)
         x = torch.flatten(x, 1)
         return self.classifier(x)

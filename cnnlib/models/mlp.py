@@ -14,11 +14,12 @@ import torch
 from torch import nn
 
 from ..layers import Dropout
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 
-class MLP(nn.Module):
+class MLP(CheckedInput):
     """flatten → [dropout] → (linear → ReLU → dropout) per hidden layer → linear.
 
     ``dropout`` is the probability of *dropping* a hidden unit (PyTorch's convention; the paper's
@@ -46,10 +47,12 @@ class MLP(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(width, num_classes)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def check_input(self, x: torch.Tensor) -> None:
         c, h, _ = self.input_size
-        check_input(x, c, h, "MLP", channel_hint="build it with input_size=(C, H, W) of your data",
-                    model=self)
+        _checks.check_input(x, c, h, "MLP", model=self,
+                            channel_hint="build it with input_size=(C, H, W) of your data")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 
-class MnistCNN(nn.Module):
+class MnistCNN(CheckedInput):
     """The tutorial's ConvNet for 1×28×28 digits (layer names as the tutorial has them)."""
 
     input_size = (1, 28, 28)
@@ -33,9 +34,12 @@ class MnistCNN(nn.Module):
             nn.MaxPool2d(kernel_size=2, stride=2))                   # 32×7×7
         self.fc = nn.Linear(7 * 7 * 32, num_classes)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 1, 28, "the tutorial's MNIST CNN", model=self,
+                            channel_hint="it takes grayscale digits such as MNIST "
+                                         "(1 channel)")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 1, 28, "the tutorial's MNIST CNN", model=self,
-                    channel_hint="it takes grayscale digits such as MNIST (1 channel)")
         return self.fc(torch.flatten(self.layer2(self.layer1(x)), 1))
 
 

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..arithmetic import conv_output_size, pool_output_size
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 
@@ -164,7 +165,7 @@ class Bottleneck(nn.Module):
 STEMS = ("imagenet", "cifar")
 
 
-class ResNet(nn.Module):
+class ResNet(CheckedInput):
     """A stem, one stage (``layer1``, ``layer2``, ...) per entry of ``layers``, then
     global average pooling and one Linear layer.
 
@@ -280,9 +281,11 @@ class ResNet(nn.Module):
             shapes.append((planes * self.block.expansion, n, n))
         return shapes
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, None, self.name, min_size=self.min_input_size,
+                            channel_hint="ResNets take RGB images", model=self)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, None, self.name, min_size=self.min_input_size,
-                    channel_hint="ResNets take RGB images", model=self)
         x = self.conv1(x)
         x = self.bn1(x)
         x = self.relu(x)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
@@ -22,7 +23,7 @@ ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 POOLS = {"plain": (2, 2, 0), "overlapping": (3, 2, 1)}
 
 
-class SmallCNN(nn.Module):
+class SmallCNN(CheckedInput):
     """conv5-pool-conv5-pool-conv3-pool-linear for 3×32×32 images: four layers with weights.
 
     ``activation`` is "relu" or "tanh"; ``pool`` is "plain" (2×2, stride 2: windows side by
@@ -54,9 +55,11 @@ class SmallCNN(nn.Module):
         )
         self.classifier = nn.Linear(2 * w * 4 * 4, num_classes)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, 32, "SmallCNN", model=self,
+                            channel_hint="it takes RGB images such as CIFAR-10")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 32, "SmallCNN", channel_hint="it takes RGB images such as CIFAR-10",
-                    model=self)
         return self.classifier(torch.flatten(self.features(x), 1))
 
 

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ..layers import LocalResponseNorm
-from ._checks import check_input
+from . import _checks
+from ._checks import CheckedInput
 from ._registry import register
 
 CONFIGS: dict[str, list] = {
@@ -90,7 +91,7 @@ def _explain_imagenet(h: int, w: int) -> str:
             "the images to 224×224 (the paper's training crops), or use vgg_cifar for 32×32")
 
 
-class VGG(nn.Module):
+class VGG(CheckedInput):
     """A VGG configuration for 224×224 RGB images: ``features``, then three FC layers."""
 
     input_size = (3, 224, 224)
@@ -113,12 +114,14 @@ class VGG(nn.Module):
         )
         _init(self)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, 224, self.name, _explain_imagenet)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 224, self.name, _explain_imagenet)
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
-class VGGCifar(nn.Module):
+class VGGCifar(CheckedInput):
     """A VGG configuration for 32×32 images at ``width`` of the paper's channels (1/4: 16 to
     128), with one linear layer on the 1×1 feature vector that five pools leave."""
 
@@ -139,8 +142,11 @@ class VGGCifar(nn.Module):
         self.classifier = nn.Linear(max(1, round(512 * width)), num_classes)
         _init(self)
 
+    def check_input(self, x: torch.Tensor) -> None:
+        _checks.check_input(x, 3, 32, self.name,
+                            channel_hint="it takes RGB images such as CIFAR-10")
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_input(x, 3, 32, self.name, channel_hint="it takes RGB images such as CIFAR-10")
         return self.classifier(torch.flatten(self.features(x), 1))
 
 
