@@ -11,7 +11,7 @@
 
 The checks that train (``overfit_one_batch``, ``lr_range_test``) put the model's weights,
 buffers and train/eval flags back afterwards, so they can run before the real training.
-Chapter 8 shows each one on a broken run; chapter 7 ranks a folder's images by
+Chapter 10 shows each one on a broken run; chapter 9 ranks a folder's images by
 ``losses_per_example``. ``shared_images`` compares image *tensors*; for near copies among image
 *files* see :func:`cnnlib.folders.find_duplicates`.
 """

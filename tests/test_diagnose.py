@@ -119,11 +119,13 @@ def test_steepest_lr_finds_where_the_smoothed_loss_falls_fastest():
 def test_the_range_test_plot_marks_both_rates_and_other_seeds():
     lrs = [10 ** (-5 + i / 10) for i in range(40)]
     losses = [2.3 - 0.02 * i for i in range(40)]
-    fig = plots.plot_lr_range_test(lrs, losses, suggestion=1e-3, steepest=1e-2,
-                                   others={"seed 1": (lrs, losses[::-1])})
-    labels = [line.get_label() for line in fig.axes[0].lines]
-    assert "moving average, seed 1" in labels
-    assert "suggested rate 0.001" in labels and "steepest fall 0.01" in labels
+    fig = plots.plot_lr_range_test(lrs, losses, suggestion=1e-3, steepest=1e-2, lowest=0.1,
+                                   others={"seed 1": (lrs, losses[::-1])}, label="seed 0")
+    lines = {line.get_label(): line for line in fig.axes[0].lines}
+    assert "moving average, seed 1" in lines and "moving average, seed 0" in lines
+    assert lines["moving average, seed 1"].get_color() != lines["moving average, seed 0"].get_color()
+    assert {"suggested rate 0.001, seed 0", "steepest fall 0.01, seed 0",
+            "lowest loss 0.1, seed 0"} <= set(lines)
     plt.close("all")
 
 

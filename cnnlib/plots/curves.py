@@ -187,32 +187,37 @@ def plot_loss_curves(curves: dict, xlabel: str = "step", ylabel: str = "loss", l
 
 
 def plot_lr_range_test(lrs, losses, suggestion: float | None = None, beta: float = 0.9,
-                       steepest: float | None = None, others: dict | None = None):
+                       steepest: float | None = None, lowest: float | None = None,
+                       others: dict | None = None, label: str = ""):
     """A learning-rate range test: the loss of each batch (faint) and its moving average (line)
-    against the rate, on a log axis; dashed lines mark ``suggestion`` and ``steepest`` if given.
-    ``others`` maps a label to more ``(lrs, losses)`` of the same test (other seeds), drawn as
-    thin moving averages, so that the spread of the curve shows."""
+    against the rate, on a log axis; vertical lines mark ``suggestion``, ``steepest`` and
+    ``lowest`` if given. ``others`` maps a label to more ``(lrs, losses)`` of the same test
+    (other seeds), drawn as moving averages in their own colours, so that the spread shows;
+    ``label`` names the main test in the legend (e.g. "seed 0")."""
     if len(lrs) != len(losses) or not lrs:
         raise ValueError(f"need equally long, non-empty lists, got {len(lrs)} rates and "
                          f"{len(losses)} losses")
     fig, ax = plt.subplots(figsize=(6, 3.4))
-    ax.plot(lrs, losses, color="0.7", lw=0.8, label="loss of each batch")
-    ax.plot(lrs, smooth(losses, beta), color="tab:blue", label="moving average")
-    for i, (label, (other_lrs, other_losses)) in enumerate((others or {}).items()):
-        ax.plot(other_lrs, smooth(other_losses, beta), color="tab:blue", lw=0.8,
-                alpha=0.6, ls=(":", "-.", "--")[i % 3], label=f"moving average, {label}")
-    for rate, color, name in ((suggestion, "tab:red", "suggested rate"),
-                              (steepest, "tab:green", "steepest fall")):
+    own = f", {label}" if label else ""
+    ax.plot(lrs, losses, color="0.75", lw=0.8, label=f"loss of each batch{own}")
+    ax.plot(lrs, smooth(losses, beta), color="tab:blue", lw=1.8, label=f"moving average{own}")
+    colors = ("tab:orange", "tab:purple", "tab:brown", "tab:pink")
+    for i, (name, (other_lrs, other_losses)) in enumerate((others or {}).items()):
+        ax.plot(other_lrs, smooth(other_losses, beta), color=colors[i % len(colors)], lw=1,
+                label=f"moving average, {name}")
+    for rate, color, style, name in ((steepest, "tab:green", ":", "steepest fall"),
+                                     (suggestion, "tab:red", "--", "suggested rate"),
+                                     (lowest, "0.3", "-.", "lowest loss")):
         if rate is not None:
-            ax.axvline(rate, color=color, ls="--", lw=1, label=f"{name} {rate:.2g}")
+            ax.axvline(rate, color=color, ls=style, lw=1.2, label=f"{name} {rate:.2g}{own}")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
     finite = [v for v in losses if math.isfinite(v)]
     if finite:  # the last, diverging batch would flatten the rest of the curve
-        ax.set_ylim(min(finite) * 0.9, min(max(finite), 1.5 * finite[0]) * 1.05)
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8)
+        ax.set_ylim(min(finite) * 0.9, min(max(finite), 1.15 * finite[0]) * 1.05)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
