@@ -61,7 +61,8 @@ def load_record(name: str, folder: str | os.PathLike | None = None) -> dict:
 
 
 def check_run(run: dict) -> dict:
-    """A run as a record stores it: every key present, metrics finite percentages."""
+    """A run as a record stores it: every key present, its accuracy curves one value per epoch,
+    and its final errors finite percentages that agree with the curves' last epoch."""
     missing = [key for key in _RUN_KEYS if key not in run]
     if missing:
         raise ValueError(f"an experiment run needs {list(_RUN_KEYS)}; missing {missing}")
@@ -69,8 +70,12 @@ def check_run(run: dict) -> dict:
         value = run["metrics"].get(key)
         if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100:
             raise ValueError(f"metrics[{key!r}] must be a percentage from 0 to 100, got {value!r}")
-        accuracies = run["curves"].get(key.replace("final_", "").replace("_error", "_acc"))
-        if accuracies and abs(100 * (1 - accuracies[-1]) - value) > 0.01:
+        curve = key.replace("final_", "").replace("_error", "_acc")
+        accuracies = run["curves"].get(curve)
+        if not isinstance(accuracies, list) or len(accuracies) != run["epochs"]:
+            raise ValueError(f"curves[{curve!r}] must hold one accuracy (0 to 1) per epoch, "
+                             f"{run['epochs']} in all; got {accuracies!r:.80}")
+        if abs(100 * (1 - accuracies[-1]) - value) > 0.01:
             raise ValueError(
                 f"metrics[{key!r}] is {value!r}, but the last epoch's accuracy in the curves "
                 f"gives {100 * (1 - accuracies[-1]):.2f} %: metrics are percentages (an error "

@@ -276,3 +276,14 @@ def test_the_command_line_refuses_bad_settings_before_reading_data(argv, message
     with pytest.raises(SystemExit):
         experiments.main(argv)
     assert message in capsys.readouterr().err
+
+
+def test_a_run_without_its_accuracy_curves_is_refused(tmp_path):
+    run = fake_run()
+    run["curves"] = {}
+    with pytest.raises(ValueError, match="one accuracy .* per epoch"):
+        records.append_run("demo", run, tmp_path)
+    run = fake_run(epochs=3)
+    run["epochs"] = 4
+    with pytest.raises(ValueError, match="4 in all"):
+        records.append_run("demo", run, tmp_path)
