@@ -120,9 +120,10 @@ def test_runs_finishing_together_in_two_processes_are_both_kept(tmp_path):
 
 
 def test_plot_record_draws_a_band_and_a_mean_per_arm(tmp_path):
+    design = {"arms": ["a", "b"]}
     for seed in range(3):
-        records.append_run("demo", fake_run("a", seed, train=10.0 + seed), tmp_path)
-        records.append_run("demo", fake_run("b", seed, train=20.0 + seed), tmp_path)
+        records.append_run("demo", fake_run("a", seed, train=10.0 + seed), tmp_path, design)
+        records.append_run("demo", fake_run("b", seed, train=20.0 + seed), tmp_path, design)
     record = records.load_record("demo", tmp_path)
     fig = plot_record(record, panels={"A": ["a"], "B": ["b"]})
     left, right = fig.axes
@@ -131,6 +132,9 @@ def test_plot_record_draws_a_band_and_a_mean_per_arm(tmp_path):
     assert left.lines[0].get_ydata()[-1] == pytest.approx(11.0)
     with pytest.raises(ValueError, match="no runs of \\['c'\\]"):
         plot_record(record, panels={"C": ["c"]})
+    records.append_run("demo", fake_run("b", 9, pilot=True), tmp_path, design)
+    pilot = plot_record(records.load_record("demo", tmp_path), pilot=True)
+    assert pilot.axes[0].lines[0].get_color() == right.lines[0].get_color()  # b keeps it
 
 
 def test_shrink_averages_blocks_of_pixels():

@@ -30,7 +30,10 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.4),
                              sharey=True, squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    color_of = {arm: colors[i % len(colors)] for i, arm in enumerate(names)}
+    # colours follow the design's list of arms, so an arm keeps its colour in every figure
+    order = list(record.get("design", {}).get("arms", [])) + names
+    order = list(dict.fromkeys(order))
+    color_of = {arm: colors[order.index(arm) % len(colors)] for arm in names}
     for ax, (panel, group) in zip(axes.flat, panels.items()):
         for arm in group:
             values = np.array(curves(record, arm, key, pilot), dtype=float)
