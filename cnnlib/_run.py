@@ -440,14 +440,21 @@ def check_schedule(scheduler, per_batch: bool, steps: int) -> None:
             "one_cycle(model, train_loader, epochs, max_lr)")
 
 
+HUGE_WEIGHT = 1e8  # far beyond any trained network's weights, far below float32's range
+
+
+class DivergedWarning(UserWarning):
+    """An epoch ended with finite but absurdly large weights: the run has diverged."""
+
+
 def check_epoch_finite(row: dict, model: torch.nn.Module, saved) -> None:
     """A finished epoch's losses and the model's weights are finite, or the run stops before
     the epoch is recorded or saved: a step can diverge after the last loss check of an epoch."""
     bad = [key for key in ("train_loss", "test_loss")
            if key in row and not math.isfinite(row[key])]
-    finite = [torch.isfinite(p.detach()).all() for p in model.parameters()
-              if p.is_floating_point()]
-    if finite and not bool(torch.stack(finite).all()):  # one device sync per epoch
+    params = [p.detach() for p in model.parameters() if p.is_floating_point() and p.numel()]
+    largest = torch.stack([p.abs().max() for p in params]).max() if params else None
+    if largest is not None and not torch.isfinite(largest):  # one device sync per epoch
         bad.append("weights")
     if bad:
         kept = ("no checkpoint was written" if saved is None
@@ -458,3 +465,10 @@ def check_epoch_finite(row: dict, model: torch.nn.Module, saved) -> None:
             + (f" ({values})" if values else "") + ": the training diverged (in its last steps, "
             "after the loss was checked). It was neither recorded nor saved; " + kept + ". "
             "Lower the learning rate, check the data, and train again")
+    if largest is not None and float(largest) > HUGE_WEIGHT:
+        warnings.warn(
+            f"epoch {row['epoch']} ended with a weight of {float(largest):.2g}: no trained "
+            f"network has weights beyond {HUGE_WEIGHT:.0e}, so the training has diverged, "
+            "although every number is still finite (its test loss and accuracy are "
+            "meaningless). Lower the learning rate and train again", DivergedWarning,
+            stacklevel=4)

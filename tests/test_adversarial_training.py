@@ -39,7 +39,7 @@ from cnnlib import checkpoint as ckpt
 from cnnlib._lock import CheckpointInUseError, StaleLockWarning
 from cnnlib._storable import digest
 from cnnlib._first_batch import LossWarning
-from cnnlib._run import AugmentedTestWarning, SameLoaderWarning
+from cnnlib._run import AugmentedTestWarning, DivergedWarning, SameLoaderWarning
 from cnnlib.callbacks import BestCheckpoint, StopTraining
 from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkpoint,
                                read_checkpoint, save_checkpoint)
@@ -1718,6 +1718,18 @@ def _(ctx):
 def _(ctx):
     run = tiny()
     run.model.append(nn.Softmax(dim=1))
+    return caught_while(lambda: train(run, epochs=1))
+
+
+@case(ARGS, "lr=1e30 on one batch: finite but absurd weights are called diverged",
+      then=warned(DivergedWarning, r"epoch 1 ended with a weight of .*e\+\d\d: no trained "
+                                   r"network has weights beyond 1e\+08, so the training has "
+                                   r"diverged"))
+def _(ctx):
+    run = tiny(scheduler=False)
+    run.train = TensorLoader(run.train.images, run.train.labels, batch_size=32)  # one step
+    run.model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))  # stays finite at any rate
+    run.optimizer = torch.optim.SGD(run.model.parameters(), lr=1e30)
     return caught_while(lambda: train(run, epochs=1))
 
 
