@@ -23,7 +23,7 @@ import torch
 from ._first_batch import check_loss_fn
 from ._identity import run_identity
 from ._lock import CheckpointLock
-from ._storable import plain_history
+from ._storable import plain_history, plain_values
 from .checkpoint import (CheckpointSaveError, check_destination, check_path, load_checkpoint,
                          rng_state, save_checkpoint, set_rng_state)
 from .history import History
@@ -87,6 +87,7 @@ class Run:
                         "or delete the file if you no longer need it")
                 if self.start < epochs:  # a finished run only reads its file (read-only disk)
                     check_destination(self.checkpoint, self.model)
+                    check_scheduler_storable(self.scheduler, self.checkpoint)
             check_schedule(self.scheduler, per_batch, (epochs - self.start) * steps)
             self.remember()
         except BaseException:
@@ -438,6 +439,21 @@ def check_schedule(scheduler, per_batch: bool, steps: int) -> None:
             f"epochs × the training loader's batches): it would stop with an error mid-run. "
             "Build it for as many epochs as fit runs, with the same loader: "
             "one_cycle(model, train_loader, epochs, max_lr)")
+
+
+def check_scheduler_storable(scheduler, path) -> None:
+    """The scheduler's state can go into a checkpoint, checked before the first epoch rather
+    than at the first save (``MultiStepLR`` keeps its milestones in a ``Counter``)."""
+    if scheduler is None:
+        return
+    try:
+        plain_values(scheduler.state_dict(), "the scheduler's state", path, "scheduler")
+    except TypeError as error:
+        raise TypeError(
+            f"{error} Checked before the first epoch: {type(scheduler).__name__} cannot be saved "
+            "in a checkpoint. Use a scheduler whose state is plain numbers (StepLR, LambdaLR, "
+            "OneCycleLR; for MultiStepLR's milestones, a LambdaLR with the same factors), or "
+            "checkpoint=None") from None
 
 
 HUGE_WEIGHT = 1e8  # far beyond any trained network's weights, far below float32's range

@@ -1721,6 +1721,17 @@ def _(ctx):
     return caught_while(lambda: train(run, epochs=1))
 
 
+@case(ARGS, "MultiStepLR with a checkpoint: refused before the first epoch", TypeError,
+      r"the scheduler's state may hold only .*got a Counter at scheduler\['milestones'\].* "
+      r"Checked before the first epoch: MultiStepLR cannot be saved in a checkpoint",
+      then=untrained)
+def _(ctx):
+    ctx.run = tiny(scheduler=False)
+    ctx.start = weights(ctx.run.model)
+    ctx.run.scheduler = torch.optim.lr_scheduler.MultiStepLR(ctx.run.optimizer, [1, 2])
+    train(ctx.run, epochs=3, checkpoint=ctx.path)
+
+
 @case(ARGS, "lr=1e30 on one batch: finite but absurd weights are called diverged",
       then=warned(DivergedWarning, r"epoch 1 ended with a weight of .*e\+\d\d: no trained "
                                    r"network has weights beyond 1e\+08, so the training has "
