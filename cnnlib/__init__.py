@@ -18,8 +18,8 @@ on first use, so ``import cnnlib`` is quick and a figure's first call pays for m
 - arithmetic: shapes, parameter and multiply-add counts; summary: layer tables
 - plots: every figure; diagnose: checks for a run that does not learn
 - folders: your own image folder, from a messy download to a trained model
-- drills: the whiteboard checker; colab: how answer cells behave in Colab; notebook: numbers
-  glued into a page's prose
+- drills: the whiteboard checker; quiz: interview questions drawn from a seed; colab: how
+  answer cells behave in Colab; notebook: numbers glued into a page's prose
 - callbacks: what ``fit`` calls after each epoch (``StopTraining``, ``BestCheckpoint``)
 - records: the runs of the chapters' experiments, which ``python -m cnnlib.experiments`` makes
 - bench, recipes: measured speed (``python -m cnnlib.bench``, ``python -m cnnlib.recipes``);
@@ -57,8 +57,8 @@ _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 # Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
 _MODULES = ("arithmetic", "bench", "callbacks", "checkpoint", "colab", "conv_from_scratch",
             "data", "diagnose", "drills", "experiments", "fast", "folders", "history", "layers",
-            "loader", "models", "notebook", "optim", "plots", "recipes", "records", "reports",
-            "results", "settings", "tables", "train")
+            "loader", "models", "notebook", "optim", "plots", "quiz", "recipes", "records",
+            "reports", "results", "settings", "tables", "train")
 
 
 def __getattr__(name: str):
