@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 NOTEBOOKS := chapters whiteboard book practice
 
-.PHONY: book test install unit notebooks practice release clean
+.PHONY: book test install browser unit notebooks practice release clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,20 @@ $(PY):
 $(STAMP): requirements.txt pyproject.toml | $(PY)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Debian's chromium, which Playwright (requirements.txt) drives in tests/test_quiz_browser.py:
+# the quiz box of the pages run in a real browser. Playwright's own browser download is not
+# used (it needs a CDN, not a package registry). Where apt cannot install it (no root, no
+# network) install goes on and that test skips, saying so.
+browser:
+	@command -v chromium >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq chromium) || \
+	  echo "make install: chromium could not be installed with apt-get;" \
+	    "tests/test_quiz_browser.py will be skipped"
 
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --quiet
