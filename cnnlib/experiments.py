@@ -4,8 +4,7 @@
     python -m cnnlib.experiments run degradation --seeds 0,1,2 --out experiments/
     python -m cnnlib.experiments run degradation --arms plain-56 --seeds 0 --quick
 
-An experiment fixes everything but the thing it compares (its *arms*): data, budget, optimiser
-and schedule are the same for every arm, and a seed fixes the initial weights and the order of
+The designs live in :mod:`cnnlib.designs`. A seed fixes the initial weights and the order of
 the batches, so that the arms of one seed are paired. Each finished run is appended to the
 experiment's record (:mod:`cnnlib.records`), which the chapters read. Training goes through
 ``fit`` with a checkpoint per run, so a run stopped by the end of a sitting resumes where it
@@ -17,59 +16,24 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import functools
 import platform
 import sys
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 
+from .checkpoint import read_checkpoint
 from .data import channel_stats, dataset_info, load_tensors, subset
+from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
+                      get_experiment)
 from .loader import TensorLoader
-from .models.resnet import cifar_resnet
-from .optim import one_cycle
 from .records import append_run, has_run, load_record, record_file
 from .results import device_label
 from .settings import pick_device, seed_everything, versions
+from .test_time import VIEWS, view_errors
 from .train import fit
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much an experiment trains: images, their size, epochs, batch."""
-
-    train_size: int
-    test_size: int
-    epochs: int
-    image_size: int = 32
-    batch_size: int = 128
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A design: the arms it compares, the budget, and how one arm is built and optimised."""
-
-    name: str
-    question: str
-    arms: tuple[str, ...]
-    budget: Budget
-    hyper: dict
-    build: Callable[[str], torch.nn.Module]
-    optimiser: Callable[[torch.nn.Module, dict, Budget, int], tuple]
-    dataset: str = "cifar10"
-    augment: bool = True
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def design(self) -> dict:
-        """What the record stores about the design (everything but code)."""
-        b = self.budget
-        return {"question": self.question, "arms": list(self.arms), "dataset": self.dataset,
-                "train_size": b.train_size, "test_size": b.test_size, "epochs": b.epochs,
-                "image_size": b.image_size, "batch_size": b.batch_size,
-                "augment": self.augment, "hyper": dict(self.hyper), "notes": list(self.notes)}
 
 
 def shrink(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -87,11 +51,13 @@ def shrink(images: torch.Tensor, size: int) -> torch.Tensor:
     return pooled.round().clamp(0, 255).to(torch.uint8)
 
 
-def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.device):
+def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.device,
+                    arm: str | None = None):
     """Train and test loaders for a budget: a seeded subset, shrunk, normalised, on ``device``.
 
     The subset of images is the same for every seed (subset seed 0), so seeds vary only the
     initial weights and the batches; the statistics come from the shrunk training subset.
+    ``arm`` picks the arm's own settings (augmentation, and standardised or pixel inputs).
     """
     x_train, y_train = load_tensors(exp.dataset, train=True)
     x_test, y_test = load_tensors(exp.dataset, train=False)
@@ -99,106 +65,20 @@ def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.de
     x_test, y_test = subset(x_test, y_test, budget.test_size, seed=1)
     x_train, x_test = shrink(x_train, budget.image_size), shrink(x_test, budget.image_size)
     mean, std = channel_stats(x_train)
+    inputs = exp.setting(arm, "inputs", "standardised")
+    if inputs == "pixels":  # (x/255 - mean) * 255: pixel units, centred, not scaled
+        std = torch.full_like(torch.as_tensor(mean, dtype=torch.float32), 1 / 255)
+    elif inputs != "standardised":
+        raise ValueError(f"inputs must be 'standardised' or 'pixels', got {inputs!r}")
     classes = len(dataset_info(exp.dataset).classes)
     padding = max(1, 4 * budget.image_size // 32)  # the paper's 4 pixels at 32×32
     train = TensorLoader(x_train, y_train, batch_size=budget.batch_size, shuffle=True,
-                         augment=exp.augment, padding=padding, mean=mean, std=std,
+                         augment=exp.setting(arm, "augment", exp.augment), padding=padding,
+                         mean=mean, std=std,
                          device=device, seed=seed, num_classes=classes)
     test = TensorLoader(x_test, y_test, batch_size=1000, shuffle=False, mean=mean, std=std,
                         device=device, seed=seed, num_classes=classes)
     return train, test
-
-
-def _degradation_model(arm: str) -> torch.nn.Module:
-    kind, depth = arm.split("-")
-    return cifar_resnet(int(depth), shortcut=kind == "resnet", shortcut_type="A")
-
-
-def _sgd(model, hyper: dict, budget: Budget, train_loader):
-    """SGD with momentum under the design's schedule: ``"step"`` (the rate divided by 10 at the
-    fractions ``decay_at`` of the epochs, as the paper) or ``"one_cycle"`` (the book's usual:
-    warm-up to ``lr`` over ``pct_start`` of the steps, then annealed to almost zero).
-
-    The step schedule is a ``LambdaLR`` rather than ``MultiStepLR``: the same rates, and a
-    state that a checkpoint can hold (``MultiStepLR`` keeps its milestones in a ``Counter``).
-    """
-    if hyper.get("schedule", "step") == "one_cycle":
-        optimiser, scheduler = one_cycle(model, train_loader, budget.epochs, hyper["lr"],
-                                         momentum=hyper["momentum"],
-                                         weight_decay=hyper["weight_decay"],
-                                         pct_start=hyper.get("pct_start", 0.3))
-        return optimiser, scheduler, True
-    optimiser = torch.optim.SGD(model.parameters(), lr=hyper["lr"], momentum=hyper["momentum"],
-                                weight_decay=hyper["weight_decay"])
-    milestones = sorted({max(1, round(f * budget.epochs)) for f in hyper["decay_at"]})
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimiser, functools.partial(_step_factor, milestones=tuple(milestones)))
-    return optimiser, scheduler, False
-
-
-def check_hyper(hyper: dict) -> dict:
-    """The optimiser's settings, checked before any data is read: a known schedule (``step``
-    needs ``decay_at``, fractions of the epochs), a rate above 0, momentum from 0 to below 1,
-    a weight decay of 0 or more."""
-    schedule = hyper.get("schedule", "step")
-    if schedule not in ("step", "one_cycle"):
-        raise ValueError(f"schedule must be 'step' or 'one_cycle', got {schedule!r}")
-    for key, low, high, meaning in (("lr", 0, None, "above 0"),
-                                    ("momentum", 0, 1, "from 0 to below 1"),
-                                    ("weight_decay", 0, None, "0 or more"),
-                                    ("pct_start", 0, 1, "a fraction from 0 to 1")):
-        if key not in hyper and key == "pct_start":
-            continue
-        value = hyper.get(key)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low \
-            and (high is None or value < high) and (key != "lr" or value > 0)
-        if not ok:
-            raise ValueError(f"{key} must be a number {meaning}, got {value!r}")
-    decay_at = hyper.get("decay_at")
-    if schedule == "step" and (not isinstance(decay_at, (list, tuple)) or not decay_at
-                               or not all(isinstance(f, (int, float)) and 0 < f < 1
-                                          for f in decay_at)):
-        raise ValueError(f"the step schedule needs decay_at, the fractions of the epochs at "
-                         f"which the rate is divided by 10 (e.g. [0.5, 0.75]), got {decay_at!r}")
-    return hyper
-
-
-def _step_factor(epoch: int, milestones: tuple[int, ...]) -> float:
-    return 0.1 ** sum(epoch >= m for m in milestones)
-
-
-EXPERIMENTS: dict[str, Experiment] = {}
-
-
-def register(exp: Experiment) -> Experiment:
-    EXPERIMENTS[exp.name] = exp
-    return exp
-
-
-register(Experiment(
-    name="degradation",
-    question="Does a deeper plain network train worse than a shallower one, and a residual "
-             "network of the same depth not?",
-    arms=("plain-20", "plain-56", "resnet-20", "resnet-56"),
-    budget=Budget(train_size=10_000, test_size=10_000, epochs=15, image_size=16),
-    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.1, "pct_start": 0.3,
-           "momentum": 0.9, "weight_decay": 1e-4,
-           "shortcut": "A (zero padding, as the paper on CIFAR-10)"},
-    build=_degradation_model,
-    optimiser=_sgd,
-    notes=("The paper's CIFAR-10 networks (16-32-64 channels, 6n + 2 layers, option A "
-           "shortcuts) with its optimiser (SGD, momentum 0.9, weight decay 1e-4, peak rate "
-           "0.1, batches of 128, crops and flips), shrunk to fit a CPU: 10,000 training "
-           "images averaged down to 16×16, 15 epochs (1,185 steps instead of 64,000), and "
-           "the book's one-cycle schedule instead of the paper's step decay, which a pilot "
-           "found too slow for so few steps.",),
-))
-
-
-def get_experiment(name: str) -> Experiment:
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known: {sorted(EXPERIMENTS)}")
-    return EXPERIMENTS[name]
 
 
 QUICK_BUDGET = Budget(train_size=256, test_size=256, epochs=1, batch_size=64)
@@ -217,17 +97,13 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     :data:`QUICK_BUDGET` at the design's image size.
     """
     exp = get_experiment(name)
-    hyper = check_hyper({**exp.hyper, **(hyper or {})})
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
+    base = exp.hyper_for(arm)
+    hyper = check_hyper({**base, **(hyper or {})})
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
-    if out is not None and not replace and record_file(name, out).exists() and has_run(
-            load_record(name, out), arm, seed, pilot, quick):
-        raise FileExistsError(f"{record_file(name, out)} already has {arm!r} with seed {seed} "
-                              f"(pilot={pilot}, quick={quick}): nothing was trained. Pass "
-                              "replace=True (--replace) to train it again and replace it")
-    if (epochs is not None or hyper != exp.hyper) and not (pilot or quick):
+    if (epochs is not None or hyper != base) and not (pilot or quick):
         raise ValueError("a run with other epochs or hyper-parameters than the design's is a "
                          "pilot: pass pilot=True (--pilot), or change the design")
     budget = exp.budget
@@ -237,32 +113,48 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if epochs is not None:
         budget = Budget(budget.train_size, budget.test_size, epochs, budget.image_size,
                         budget.batch_size)
+    variant = _variant(hyper, base, epochs) if pilot else ""
+    if out is not None and not replace and record_file(name, out).exists() and has_run(
+            load_record(name, out), arm, seed, pilot, quick, variant):
+        raise FileExistsError(f"{record_file(name, out)} already has {arm!r} with seed {seed} "
+                              f"(pilot={pilot}, quick={quick}"
+                              f"{f', variant={variant!r}' if variant else ''}): nothing was "
+                              "trained. Pass replace=True (--replace) to train it again and "
+                              "replace it")
     dev = pick_device(device)
     if out is not None:
         Path(out).expanduser().mkdir(parents=True, exist_ok=True)
-    train, test = experiment_data(exp, budget, seed, dev)
+    train, test = experiment_data(exp, budget, seed, dev, arm)
     seed_everything(seed)
     model = exp.build(arm).to(dev)
     optimiser, scheduler, per_batch = exp.optimiser(model, hyper, budget, train)
     checkpoint = None
     if checkpoints is not None:
-        tag = f"{'pilot-' if pilot else ''}{'quick-' if quick else ''}{budget.epochs}ep"
-        if hyper != exp.hyper:
-            tag += "-" + "-".join(f"{k}{hyper[k]}" for k in sorted(hyper)
-                                  if hyper[k] != exp.hyper.get(k))
-        checkpoint = Path(checkpoints).expanduser() / f"{name}-{arm}-seed{seed}-{tag}.pt"
-    history = fit(model, train, test, epochs=budget.epochs, optimizer=optimiser,
-                  scheduler=scheduler, scheduler_per_batch=per_batch, progress=progress,
-                  checkpoint=checkpoint, resume=checkpoint is not None)
-    result = {
+        checkpoint = checkpoint_file(exp, arm, seed, budget, hyper, pilot, quick, checkpoints)
+    common = {
         "arm": arm, "seed": seed, "epochs": budget.epochs, "train_size": budget.train_size,
         "test_size": budget.test_size, "image_size": budget.image_size,
         "batch_size": budget.batch_size, "steps": budget.epochs * len(train),
         "hyper": hyper, "device": device_label(dev),
         "threads": torch.get_num_threads() if dev.type == "cpu" else None,
-        "seconds": round(sum(history["seconds"]), 1), "pilot": pilot, "quick": quick,
+        "pilot": pilot, "quick": quick, **({"variant": variant} if variant else {}),
         "date": datetime.date.today().isoformat(), "versions": versions(),
         "machine": platform.machine(),
+    }
+    try:
+        history = fit(model, train, test, epochs=budget.epochs, optimizer=optimiser,
+                      scheduler=scheduler, scheduler_per_batch=per_batch, progress=progress,
+                      checkpoint=checkpoint, resume=checkpoint is not None)
+    except FloatingPointError as error:
+        if not pilot:
+            raise
+        result = {**common, "seconds": None, "curves": {}, "metrics": None,
+                  "diverged": True, "error": str(error).split("\n")[0][:300]}
+        if out is not None:
+            append_run(name, result, out, design=exp.design(), replace=replace)
+        return result
+    result = {
+        **common, "seconds": round(sum(history["seconds"]), 1),
         "curves": {key: history[key] for key in ("train_loss", "train_acc", "test_loss",
                                                  "test_acc", "lr")},
         "metrics": {"final_train_error": round(100 * (1 - history.last["train_acc"]), 2),
@@ -271,6 +163,74 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if out is not None:
         append_run(name, result, out, design=exp.design(), replace=replace)
     return result
+
+
+def checkpoint_file(exp: Experiment, arm: str, seed: int, budget: Budget, hyper: dict,
+                    pilot: bool, quick: bool, folder) -> Path:
+    """Where a run keeps its checkpoint: one file per arm, seed, budget and changed setting."""
+    tag = f"{'pilot-' if pilot else ''}{'quick-' if quick else ''}{budget.epochs}ep"
+    if hyper != exp.hyper:
+        tag += "-" + "-".join(f"{k}{hyper[k]}" for k in sorted(hyper)
+                              if hyper[k] != exp.hyper.get(k))
+    return Path(folder).expanduser() / f"{exp.name}-{arm}-seed{seed}-{tag}.pt"
+
+
+VIEWS_RECORD = "test_time_augmentation"
+
+
+def measure_views(name: str, arm: str, seed: int, checkpoints, *, out=None, device=None,
+                  quick: bool = False, replace: bool = False) -> list[dict]:
+    """Test the trained model of ``arm`` and ``seed`` (its checkpoint in ``checkpoints``) with
+    each view of :mod:`cnnlib.test_time` (centre, mirror, ten crops), on the design's test
+    images; append one evaluation run per view, arm ``"<arm>/<view>"``, to the record
+    ``test_time_augmentation`` in ``out``. The views of one model are paired."""
+    exp = get_experiment(name)
+    if arm not in exp.arms:
+        raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
+    budget = exp.budget if not quick else Budget(
+        QUICK_BUDGET.train_size, QUICK_BUDGET.test_size, QUICK_BUDGET.epochs,
+        exp.budget.image_size, QUICK_BUDGET.batch_size)
+    hyper = exp.hyper_for(arm)
+    path = checkpoint_file(exp, arm, seed, budget, hyper, False, quick, checkpoints)
+    if not path.is_file():
+        raise FileNotFoundError(f"no trained model at {path}: train it first with "
+                                f"python -m cnnlib.experiments run {name} --arms {arm} "
+                                f"--seeds {seed} --checkpoints {checkpoints}")
+    dev = pick_device(device)
+    state = read_checkpoint(path)
+    if state["epoch"] != budget.epochs:
+        raise ValueError(f"{path} stopped after epoch {state['epoch']} of {budget.epochs}: "
+                         "finish its training first (run it again; it resumes)")
+    model = exp.build(arm).to(dev)
+    model.load_state_dict(state["model"])
+    _, test = experiment_data(exp, budget, seed, dev, arm)
+    start = time.perf_counter()
+    errors = view_errors(model, test, VIEWS, padding=max(1, 4 * budget.image_size // 32))
+    seconds = round(time.perf_counter() - start, 1)
+    design = {"question": "How much do averaged views of each test image (the image and its "
+                          "mirror; AlexNet's ten crops) lower the test error of the same "
+                          "trained models?",
+              "model_record": name, "model_arms": list(exp.arms), "views": list(VIEWS),
+              "arms": [f"{a}/{v}" for a in exp.arms for v in VIEWS],
+              "test_size": budget.test_size, "image_size": budget.image_size}
+    results = []
+    for view, error in errors.items():
+        run = {"arm": f"{arm}/{view}", "seed": seed, "epochs": budget.epochs,
+               "train_size": budget.train_size, "hyper": hyper, "device": device_label(dev),
+               "seconds": seconds, "curves": {}, "evaluation": True, "quick": quick,
+               "date": datetime.date.today().isoformat(), "versions": versions(),
+               "model": {"record": name, "arm": arm, "seed": seed},
+               "metrics": {"final_test_error": round(error, 2)}}
+        if out is not None:
+            append_run(VIEWS_RECORD, run, out, design=design, replace=replace)
+        results.append(run)
+    return results
+
+
+def _variant(hyper: dict, base: dict, epochs: int | None) -> str:
+    """What a pilot changed from the arm's design, as a short name (``"lr0.01"``)."""
+    parts = [f"{k}{hyper[k]}" for k in sorted(hyper) if hyper[k] != base.get(k)]
+    return "-".join(parts + ([f"{epochs}ep"] if epochs is not None else []))
 
 
 def _parse(argv):
@@ -295,7 +255,32 @@ def _parse(argv):
     r.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     r.add_argument("--replace", action="store_true", help="replace recorded runs of the same "
                                                            "arm and seed")
+    v = sub.add_parser("views", help="test trained models with test-time augmentation")
+    v.add_argument("name")
+    v.add_argument("--arms", help="comma-separated (default: every arm)")
+    v.add_argument("--seeds", default="0,1,2", help="comma-separated (default 0,1,2)")
+    v.add_argument("--checkpoints", required=True, help="the folder the runs trained into")
+    v.add_argument("--out", help="folder of the test_time_augmentation record")
+    v.add_argument("--quick", action="store_true", help="the quick runs' models")
+    v.add_argument("--threads", type=int, help="torch threads")
+    v.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    v.add_argument("--replace", action="store_true", help="replace recorded measurements")
     args = p.parse_args(argv)
+    if args.command == "views":
+        if args.name not in EXPERIMENTS:
+            p.error(f"unknown experiment {args.name!r}; known: {sorted(EXPERIMENTS)}")
+        exp = get_experiment(args.name)
+        args.arms = args.arms.split(",") if args.arms else list(exp.arms)
+        bad = [a for a in args.arms if a not in exp.arms]
+        if bad:
+            p.error(f"{args.name} has the arms {list(exp.arms)}, not {bad}")
+        try:
+            args.seeds = [int(s) for s in args.seeds.split(",")]
+        except ValueError:
+            p.error(f"--seeds is a comma-separated list of whole numbers, got {args.seeds!r}")
+        if args.out is None and not args.quick:
+            p.error("--out FOLDER is required (where the record is written), except with --quick")
+        return args
     if args.command == "run":
         if args.name not in EXPERIMENTS:
             p.error(f"unknown experiment {args.name!r}; known: {sorted(EXPERIMENTS)}")
@@ -354,6 +339,16 @@ def main(argv=None) -> int:
         return 0
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.command == "views":
+        for seed in args.seeds:
+            for arm in args.arms:
+                measured = measure_views(args.name, arm, seed, args.checkpoints, out=args.out,
+                                         device=args.device, quick=args.quick,
+                                         replace=args.replace)
+                shown = ", ".join(f"{r['arm'].split('/')[1]} {r['metrics']['final_test_error']:.2f} %"
+                                  for r in measured)
+                print(f"{args.name} {arm} seed {seed}: test error {shown}", flush=True)
+        return 0
     for seed in args.seeds:
         for arm in args.arms:
             run = run_arm(args.name, arm, seed, device=args.device, quick=args.quick,

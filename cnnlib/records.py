@@ -66,6 +66,18 @@ def check_run(run: dict) -> dict:
     missing = [key for key in _RUN_KEYS if key not in run]
     if missing:
         raise ValueError(f"an experiment run needs {list(_RUN_KEYS)}; missing {missing}")
+    if run.get("diverged"):
+        if not run.get("pilot"):
+            raise ValueError("only a pilot may record a diverged run (its metrics are None): "
+                             "a design whose runs diverge needs another learning rate")
+        return run
+    if run.get("evaluation"):  # a trained model measured again (e.g. test-time augmentation)
+        value = run["metrics"].get("final_test_error") if isinstance(run["metrics"], dict) \
+            else None
+        if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100:
+            raise ValueError("an evaluation run's metrics['final_test_error'] must be a "
+                             f"percentage from 0 to 100, got {value!r}")
+        return run
     for key in METRICS:
         value = run["metrics"].get(key)
         if not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 100:
@@ -141,21 +153,27 @@ def _locked(path: Path):
 
 
 def _key(run: dict) -> tuple:
-    return run["arm"], run["seed"], bool(run.get("pilot", False)), bool(run.get("quick", False))
+    return (run["arm"], run["seed"], bool(run.get("pilot", False)), bool(run.get("quick", False)),
+            run.get("variant", ""))
 
 
-def has_run(record: dict, arm: str, seed: int, pilot: bool = False, quick: bool = False) -> bool:
+def has_run(record: dict, arm: str, seed: int, pilot: bool = False, quick: bool = False,
+            variant: str = "") -> bool:
     """Whether ``record`` already holds this run (so that a duplicate is refused before it
-    trains)."""
-    return any(_key(r) == (arm, seed, pilot, quick) for r in record["runs"])
+    trains). A pilot's ``variant`` names what it changed (``"lr0.01"``), so that a pilot may
+    try several settings on one arm and seed."""
+    return any(_key(r) == (arm, seed, pilot, quick, variant) for r in record["runs"])
 
 
 def runs(record: dict, arm: str | None = None, pilot: bool = False,
-         quick: bool = False) -> list[dict]:
+         quick: bool = False, variant: str | None = None) -> list[dict]:
     """The record's runs (of one ``arm``), in seed order: the real ones, or the pilots
-    (``pilot=True``), or the quick checks of the code (``quick=True``), never mixed."""
+    (``pilot=True``), or the quick checks of the code (``quick=True``), never mixed. A pilot
+    that diverged has no metrics and is left out (:func:`diverged` lists them); ``variant``
+    keeps only a pilot's runs of that variant (``""``: those that changed nothing)."""
     chosen = [r for r in record["runs"] if bool(r.get("pilot", False)) == pilot
-              and bool(r.get("quick", False)) == quick]
+              and bool(r.get("quick", False)) == quick and not r.get("diverged")
+              and (variant is None or r.get("variant", "") == variant)]
     if arm is not None:
         known = sorted({r["arm"] for r in chosen})
         chosen = [r for r in chosen if r["arm"] == arm]
@@ -163,7 +181,13 @@ def runs(record: dict, arm: str | None = None, pilot: bool = False,
             kind = "quick " if quick else "pilot " if pilot else ""
             raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of arm "
                              f"{arm!r}; its {kind}arms are {known}")
-    return sorted(chosen, key=lambda r: (r["arm"], r["seed"]))
+    return sorted(chosen, key=lambda r: (r["arm"], r["seed"], r.get("variant", "")))
+
+
+def diverged(record: dict) -> list[dict]:
+    """The pilot runs that diverged (their loss became inf or NaN), in arm and variant order."""
+    return sorted((r for r in record["runs"] if r.get("diverged")),
+                  key=lambda r: (r["arm"], r.get("variant", ""), r["seed"]))
 
 
 def arms(record: dict, pilot: bool = False) -> list[str]:

@@ -200,13 +200,28 @@ SHIPPED = sorted(records.recorded_dir().glob("*.json"))
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_record_is_complete_and_matches_its_design(path):
     record = records.load_record(path.stem)
+    if path.stem == experiments.VIEWS_RECORD:  # measurements of another record's models
+        models = records.load_record(record["design"]["model_record"])
+        trained = {(r["arm"], r["seed"]) for r in records.runs(models)}
+        for run in record["runs"]:
+            records.check_run(run)
+            assert run["evaluation"] and not run.get("quick")
+            model = run["model"]
+            assert (model["arm"], model["seed"]) in trained, run["arm"]
+            if run["arm"].endswith("/centre"):  # the plain test is the training run's own
+                same = records.runs(models, model["arm"])
+                final = {r["seed"]: r["metrics"]["final_test_error"] for r in same}
+                assert run["metrics"]["final_test_error"] == final[model["seed"]]
+        for arm in record["design"]["arms"]:
+            assert len(records.runs(record, arm)) >= 3, f"{arm}: fewer than three seeds"
+        return
     exp = experiments.get_experiment(path.stem)
     assert record["design"] == json.loads(json.dumps(exp.design()))
     for run in record["runs"]:
         records.check_run(run)
         assert not run.get("quick"), "a quick run in a shipped record"
         if not run.get("pilot"):
-            assert run["hyper"] == exp.hyper
+            assert run["hyper"] == exp.hyper_for(run["arm"])
             assert (run["epochs"], run["train_size"], run["image_size"]) == (
                 exp.budget.epochs, exp.budget.train_size, exp.budget.image_size)
     for arm in exp.arms:
@@ -274,7 +289,7 @@ def test_a_recorded_run_is_refused_before_it_trains(tmp_path, monkeypatch):
     (["run", "degradation", "--quick", "--set", "schedule=step"], "needs decay_at"),
     (["run", "degradation", "--quick", "--set", "lr=fast"], "lr must be a number"),
     (["run", "degradation", "--quick", "--set", "momentum=-1"], "momentum must be"),
-    (["run", "degradation", "--quick", "--set", "schedule=cosine"], "'step' or 'one_cycle'"),
+    (["run", "degradation", "--quick", "--set", "schedule=cosine"], "'step', 'one_cycle'"),
 ])
 def test_the_command_line_refuses_bad_settings_before_reading_data(argv, message, capsys):
     with pytest.raises(SystemExit):
@@ -291,3 +306,102 @@ def test_a_run_without_its_accuracy_curves_is_refused(tmp_path):
     run["epochs"] = 4
     with pytest.raises(ValueError, match="4 in all"):
         records.append_run("demo", run, tmp_path)
+
+
+def test_a_pilot_may_try_several_settings_on_one_arm_and_seed(tmp_path):
+    for lr in (0.01, 0.1):
+        run = {**fake_run(pilot=True), "variant": f"lr{lr}", "hyper": {"lr": lr}}
+        records.append_run("demo", run, tmp_path)
+    record = records.load_record("demo", tmp_path)
+    assert records.has_run(record, "a", 0, pilot=True, variant="lr0.1")
+    assert not records.has_run(record, "a", 0, pilot=True)  # no run that changed nothing
+    assert len(records.runs(record, "a", pilot=True)) == 2
+    assert [r["hyper"]["lr"] for r in records.runs(record, "a", pilot=True,
+                                                   variant="lr0.01")] == [0.01]
+
+
+def test_a_diverged_pilot_is_recorded_but_left_out_of_the_statistics(tmp_path):
+    gone = {**fake_run(pilot=True), "variant": "lr9", "diverged": True, "metrics": None,
+            "curves": {}, "seconds": None}
+    records.append_run("demo", gone, tmp_path)
+    records.append_run("demo", fake_run(pilot=True), tmp_path)
+    record = records.load_record("demo", tmp_path)
+    assert [r["variant"] for r in records.diverged(record)] == ["lr9"]
+    assert records.metric_values(record, "a", "final_train_error", pilot=True) == [10.0]
+    with pytest.raises(ValueError, match="only a pilot"):
+        records.append_run("demo", {**gone, "pilot": False}, tmp_path)
+
+
+def test_an_evaluation_run_needs_only_a_test_error(tmp_path):
+    run = {**fake_run("a/centre"), "evaluation": True, "curves": {},
+           "metrics": {"final_test_error": 12.5}}
+    records.append_run("views", run, tmp_path)
+    with pytest.raises(ValueError, match="percentage"):
+        records.append_run("views", {**run, "arm": "b", "metrics": {"final_test_error": 0.2e3}},
+                           tmp_path)
+
+
+def test_the_relu_tanh_paper_arms_start_as_the_paper_did(data_dir):
+    exp = experiments.get_experiment("relu_tanh")
+    torch.manual_seed(0)
+    paper, default = exp.build("tanh-paper"), exp.build("tanh")
+    conv = paper.features[3]  # the second convolution: 32 × 64 × 5 × 5 weights
+    assert abs(conv.weight.std().item() - 0.01) < 0.0005 and not conv.bias.any()
+    assert default.features[3].weight.std().item() > 0.015  # PyTorch's default is wider
+    budget = experiments.Budget(256, 256, 1)
+    for arm, low, high in (("tanh", 0.8, 1.2), ("tanh-paper", 40, 90)):
+        train, _ = experiments.experiment_data(exp, budget, 0, torch.device("cpu"), arm)
+        x, _ = next(iter(train))
+        assert low < x.std().item() < high, arm  # standardised, or pixel units
+        assert abs(x.mean().item()) < 0.2 * high  # centred either way
+    assert exp.hyper_for("tanh-paper")["lr"] == exp.arm_settings["tanh-paper"]["hyper"]["lr"]
+
+
+def test_the_augmentation_arms_differ_only_in_crops_and_flips(data_dir):
+    exp = experiments.get_experiment("augmentation")
+    budget = experiments.Budget(256, 256, 1)
+    loaders = {arm: experiments.experiment_data(exp, budget, 0, torch.device("cpu"), arm)
+               for arm in exp.arms}
+    assert loaders["augment"][0].augment and not loaders["no-augment"][0].augment
+    assert not loaders["augment"][1].augment  # never at test time
+    assert exp.hyper_for("augment") == exp.hyper_for("no-augment")
+
+
+def test_a_constant_schedule_has_no_scheduler():
+    model = torch.nn.Linear(2, 2)
+    hyper = {"schedule": "constant", "lr": 0.1, "momentum": 0.9, "weight_decay": 0.0}
+    optimiser, scheduler, per_batch = experiments._sgd(model, hyper, None, None)
+    assert scheduler is None and optimiser.param_groups[0]["lr"] == 0.1
+
+
+def test_pilot_variants_train_apart_and_refuse_a_repeat(tmp_path, data_dir):
+    for lr in (0.01, 0.05):  # the design's own 0.02 would be no variant
+        experiments.run_arm("relu_tanh", "relu", 3, device="cpu", quick=True, pilot=True,
+                            hyper={"lr": lr}, out=tmp_path, checkpoints=tmp_path / "ck")
+    record = records.load_record("relu_tanh", tmp_path)
+    assert sorted(r["variant"] for r in record["runs"]) == ["lr0.01", "lr0.05"]
+    with pytest.raises(FileExistsError, match="variant='lr0.01'"):
+        experiments.run_arm("relu_tanh", "relu", 3, quick=True, pilot=True,
+                            hyper={"lr": 0.01}, out=tmp_path)
+
+
+def test_a_diverging_pilot_is_recorded_as_diverged(tmp_path, data_dir):
+    run = experiments.run_arm("relu_tanh", "relu-paper", 3, device="cpu", quick=True,
+                              pilot=True, hyper={"lr": 50.0}, out=tmp_path)
+    assert run["diverged"] and run["metrics"] is None and "lr" in run["variant"]
+    with pytest.raises(FloatingPointError):  # the design's own runs must not diverge
+        experiments.run_arm("relu_tanh", "relu-paper", 3, device="cpu", quick=True,
+                            hyper={"lr": 50.0}, out=tmp_path)
+
+
+def test_views_measure_the_trained_models_and_centre_is_their_test_error(tmp_path, data_dir):
+    with pytest.raises(FileNotFoundError, match="train it first"):
+        experiments.measure_views("augmentation", "augment", 0, tmp_path, quick=True)
+    run = experiments.run_arm("augmentation", "augment", 0, device="cpu", quick=True,
+                              checkpoints=tmp_path)
+    views = experiments.measure_views("augmentation", "augment", 0, tmp_path, quick=True,
+                                      out=tmp_path)
+    assert [v["arm"] for v in views] == ["augment/centre", "augment/flip", "augment/ten_crop"]
+    assert views[0]["metrics"]["final_test_error"] == run["metrics"]["final_test_error"]
+    record = records.load_record(experiments.VIEWS_RECORD, tmp_path)
+    assert len(record["runs"]) == 3 and all(r["evaluation"] for r in record["runs"])

@@ -1,0 +1,228 @@
+"""The designs of the book's controlled experiments: what each compares, on what budget.
+
+An experiment fixes everything but the thing it compares (its *arms*): data, budget, optimiser
+and schedule are the same for every arm, except what an arm's own settings name (its learning
+rate where a pilot chose one per arm, crops and flips, the scale of its inputs). The designs
+are code, so a record can be checked against the design that made it;
+:mod:`cnnlib.experiments` runs them.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .models.resnet import cifar_resnet
+from .models.small_cnn import small_cnn
+from .optim import one_cycle
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much an experiment trains: images, their size, epochs, batch."""
+
+    train_size: int
+    test_size: int
+    epochs: int
+    image_size: int = 32
+    batch_size: int = 128
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A design: the arms it compares, the budget, and how one arm is built and optimised."""
+
+    name: str
+    question: str
+    arms: tuple[str, ...]
+    budget: Budget
+    hyper: dict
+    build: Callable[[str], torch.nn.Module]
+    optimiser: Callable[[torch.nn.Module, dict, Budget, int], tuple]
+    dataset: str = "cifar10"
+    augment: bool = True
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    arm_settings: dict = field(default_factory=dict)
+    """Per arm, what differs besides the model: ``hyper`` (e.g. its own learning rate),
+    ``augment`` (crops and flips on or off) and ``inputs`` (``"standardised"``, the default, or
+    ``"pixels"``: pixel values 0..255 with the mean taken off, as AlexNet's paper fed them)."""
+
+    def design(self) -> dict:
+        """What the record stores about the design (everything but code)."""
+        b = self.budget
+        design = {"question": self.question, "arms": list(self.arms), "dataset": self.dataset,
+                  "train_size": b.train_size, "test_size": b.test_size, "epochs": b.epochs,
+                  "image_size": b.image_size, "batch_size": b.batch_size,
+                  "augment": self.augment, "hyper": dict(self.hyper),
+                  "notes": list(self.notes)}
+        if self.arm_settings:
+            design["arm_settings"] = {arm: dict(s) for arm, s in self.arm_settings.items()}
+        return design
+
+    def hyper_for(self, arm: str) -> dict:
+        """The design's hyper-parameters for ``arm``: the shared ones and the arm's own."""
+        return {**self.hyper, **self.arm_settings.get(arm, {}).get("hyper", {})}
+
+    def setting(self, arm: str, key: str, default):
+        return self.arm_settings.get(arm, {}).get(key, default)
+
+
+def _degradation_model(arm: str) -> torch.nn.Module:
+    kind, depth = arm.split("-")
+    return cifar_resnet(int(depth), shortcut=kind == "resnet", shortcut_type="A")
+
+def _sgd(model, hyper: dict, budget: Budget, train_loader):
+    """SGD with momentum under the design's schedule: ``"step"`` (the rate divided by 10 at the
+    fractions ``decay_at`` of the epochs, as the paper), ``"one_cycle"`` (the book's usual:
+    warm-up to ``lr`` over ``pct_start`` of the steps, then annealed to almost zero) or
+    ``"constant"`` (``lr`` throughout).
+
+    The step schedule is a ``LambdaLR`` rather than ``MultiStepLR``: the same rates, and a
+    state that a checkpoint can hold (``MultiStepLR`` keeps its milestones in a ``Counter``).
+    """
+    if hyper.get("schedule", "step") == "constant":
+        optimiser = torch.optim.SGD(model.parameters(), lr=hyper["lr"],
+                                    momentum=hyper["momentum"],
+                                    weight_decay=hyper["weight_decay"])
+        return optimiser, None, False
+    if hyper.get("schedule", "step") == "one_cycle":
+        optimiser, scheduler = one_cycle(model, train_loader, budget.epochs, hyper["lr"],
+                                         momentum=hyper["momentum"],
+                                         weight_decay=hyper["weight_decay"],
+                                         pct_start=hyper.get("pct_start", 0.3))
+        return optimiser, scheduler, True
+    optimiser = torch.optim.SGD(model.parameters(), lr=hyper["lr"], momentum=hyper["momentum"],
+                                weight_decay=hyper["weight_decay"])
+    milestones = sorted({max(1, round(f * budget.epochs)) for f in hyper["decay_at"]})
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, functools.partial(_step_factor, milestones=tuple(milestones)))
+    return optimiser, scheduler, False
+
+
+def check_hyper(hyper: dict) -> dict:
+    """The optimiser's settings, checked before any data is read: a known schedule (``step``
+    needs ``decay_at``, fractions of the epochs), a rate above 0, momentum from 0 to below 1,
+    a weight decay of 0 or more."""
+    schedule = hyper.get("schedule", "step")
+    if schedule not in ("step", "one_cycle", "constant"):
+        raise ValueError(f"schedule must be 'step', 'one_cycle' or 'constant', got {schedule!r}")
+    for key, low, high, meaning in (("lr", 0, None, "above 0"),
+                                    ("momentum", 0, 1, "from 0 to below 1"),
+                                    ("weight_decay", 0, None, "0 or more"),
+                                    ("pct_start", 0, 1, "a fraction from 0 to 1")):
+        if key not in hyper and key == "pct_start":
+            continue
+        value = hyper.get(key)
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low \
+            and (high is None or value < high) and (key != "lr" or value > 0)
+        if not ok:
+            raise ValueError(f"{key} must be a number {meaning}, got {value!r}")
+    decay_at = hyper.get("decay_at")
+    if schedule == "step" and (not isinstance(decay_at, (list, tuple)) or not decay_at
+                               or not all(isinstance(f, (int, float)) and 0 < f < 1
+                                          for f in decay_at)):
+        raise ValueError(f"the step schedule needs decay_at, the fractions of the epochs at "
+                         f"which the rate is divided by 10 (e.g. [0.5, 0.75]), got {decay_at!r}")
+    return hyper
+
+
+def _step_factor(epoch: int, milestones: tuple[int, ...]) -> float:
+    return 0.1 ** sum(epoch >= m for m in milestones)
+
+
+EXPERIMENTS: dict[str, Experiment] = {}
+
+
+def register(exp: Experiment) -> Experiment:
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
+
+register(Experiment(
+    name="degradation",
+    question="Does a deeper plain network train worse than a shallower one, and a residual "
+             "network of the same depth not?",
+    arms=("plain-20", "plain-56", "resnet-20", "resnet-56"),
+    budget=Budget(train_size=10_000, test_size=10_000, epochs=15, image_size=16),
+    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.1, "pct_start": 0.3,
+           "momentum": 0.9, "weight_decay": 1e-4,
+           "shortcut": "A (zero padding, as the paper on CIFAR-10)"},
+    build=_degradation_model,
+    optimiser=_sgd,
+    notes=("The paper's CIFAR-10 networks (16-32-64 channels, 6n + 2 layers, option A "
+           "shortcuts) with its optimiser (SGD, momentum 0.9, weight decay 1e-4, peak rate "
+           "0.1, batches of 128, crops and flips), shrunk to fit a CPU: 10,000 training "
+           "images averaged down to 16×16, 15 epochs (1,185 steps instead of 64,000), and "
+           "the book's one-cycle schedule instead of the paper's step decay, which a pilot "
+           "found too slow for so few steps.",),
+))
+
+
+def _relu_tanh_model(arm: str) -> torch.nn.Module:
+    """The four-layer CNN with the arm's activation; ``-paper`` arms start from the paper's
+    N(0, 0.01) weights and zero biases instead of PyTorch's default initialisation."""
+    activation, _, setting = arm.partition("-")
+    model = small_cnn(activation, width=32)
+    if setting == "paper":
+        for module in model.modules():
+            if isinstance(module, (torch.nn.Conv2d, torch.nn.Linear)):
+                torch.nn.init.normal_(module.weight, 0.0, 0.01)
+                torch.nn.init.zeros_(module.bias)
+    return model
+
+
+register(Experiment(
+    name="relu_tanh",
+    question="Does a four-layer CNN with ReLUs reach 25 % training error faster than the same "
+             "network with tanh, and does it where tanh starts saturated?",
+    arms=("relu", "tanh", "relu-paper", "tanh-paper"),
+    budget=Budget(train_size=10_000, test_size=2_000, epochs=20),
+    hyper={"optimizer": "SGD", "schedule": "constant", "lr": 0.02, "momentum": 0.9,
+           "weight_decay": 0.0},
+    build=_relu_tanh_model,
+    optimiser=_sgd,
+    augment=False,
+    arm_settings={"relu-paper": {"inputs": "pixels", "init": "N(0, 0.01), biases 0",
+                                 "hyper": {"lr": 0.02}},
+                  "tanh-paper": {"inputs": "pixels", "init": "N(0, 0.01), biases 0",
+                                 "hyper": {"lr": 0.02}}},
+    notes=("The paper's Figure 1 setting as far as it is described: a four-layer CNN "
+           "(small_cnn, widths 32-64-64, one linear layer), no regularisation of any kind, "
+           "a learning rate per network chosen by a pilot (two epochs at each rate, the lowest "
+           "training loss wins). Arms 'relu' and 'tanh' use the book's inputs (standardised per "
+           "channel) and PyTorch's initialisation; the '-paper' arms feed pixel values 0..255 "
+           "with the mean subtracted and start from N(0, 0.01) weights, as AlexNet's paper "
+           "did, which puts the first tanh layer's inputs far beyond its linear range.",),
+))
+
+
+def _augmentation_model(arm: str) -> torch.nn.Module:
+    return small_cnn("relu", width=32)
+
+
+register(Experiment(
+    name="augmentation",
+    question="Do random crops and flips narrow the gap between training and test error?",
+    arms=("no-augment", "augment"),
+    budget=Budget(train_size=10_000, test_size=10_000, epochs=20),
+    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.05, "pct_start": 0.3,
+           "momentum": 0.9, "weight_decay": 5e-4},
+    build=_augmentation_model,
+    optimiser=_sgd,
+    augment=True,
+    arm_settings={"no-augment": {"augment": False}},
+    notes=("AlexNet's crops and flips at CIFAR-10's scale: the four-layer CNN (small_cnn, "
+           "ReLU, widths 32-64-64) on 10,000 training images at 32×32, trained with the "
+           "book's one-cycle recipe, with random 4-pixel shifts and mirror images or without "
+           "them. The same trained models are then tested with test-time augmentation "
+           "(record test_time_augmentation).",),
+))
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; known: {sorted(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
