@@ -256,3 +256,30 @@ def _curve(run: dict, key: str) -> list[float]:
 def total_seconds(record: dict) -> float:
     """The training time of every run in the record, pilots included."""
     return sum(r["seconds"] for r in record["runs"])
+
+
+def epochs_to(record: dict, arm: str, key: str, threshold: float,
+              pilot: bool = False) -> list[int | None]:
+    """Per seed of ``arm``: the first epoch (from 1) whose ``key`` got to ``threshold`` or
+    below (an error or a loss), ``None`` where no epoch did within the run."""
+    reached = []
+    for run in runs(record, arm, pilot):
+        values = _curve(run, key)
+        reached.append(next((i + 1 for i, v in enumerate(values) if v <= threshold), None))
+    return reached
+
+
+def pilot_choice(record: dict, key: str = "train_loss") -> dict[str, dict]:
+    """Per arm, the pilot variant whose last epoch had the lowest ``key``: ``{"variant",
+    "hyper", "value"}``. Diverged variants cannot win. The rule of a learning-rate pilot
+    ("the rate that trains fastest"), read back from the record so the page can show it."""
+    chosen = {}
+    for run in runs(record, pilot=True):
+        value = _curve(run, key)[-1]
+        best = chosen.get(run["arm"])
+        if best is None or value < best["value"]:
+            chosen[run["arm"]] = {"variant": run.get("variant", ""), "hyper": run["hyper"],
+                                  "value": value}
+    if not chosen:
+        raise ValueError(f"the record {record.get('name')!r} has no pilot runs")
+    return {arm: chosen[arm] for arm in arms(record, pilot=True)}

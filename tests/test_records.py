@@ -405,3 +405,19 @@ def test_views_measure_the_trained_models_and_centre_is_their_test_error(tmp_pat
     assert views[0]["metrics"]["final_test_error"] == run["metrics"]["final_test_error"]
     record = records.load_record(experiments.VIEWS_RECORD, tmp_path)
     assert len(record["runs"]) == 3 and all(r["evaluation"] for r in record["runs"])
+
+
+def test_epochs_to_a_threshold_per_seed_and_the_pilot_choice(tmp_path):
+    records.append_run("demo", fake_run(seed=0, train=10.0), tmp_path)  # 50, 30, 10 % error
+    records.append_run("demo", fake_run(seed=1, train=40.0), tmp_path)  # 50, 30, 40 %
+    record = records.load_record("demo", tmp_path)
+    assert records.epochs_to(record, "a", "train_error", 30.0 + 1e-9) == [2, 2]
+    assert records.epochs_to(record, "a", "train_error", 20.0) == [3, None]
+    for lr, loss in ((0.01, 0.9), (0.1, 0.5), (1.0, 0.7)):
+        run = {**fake_run(pilot=True), "variant": f"lr{lr}", "hyper": {"lr": lr}}
+        run["curves"]["train_loss"] = [2.0, 1.0, loss]
+        records.append_run("demo", run, tmp_path)
+    records.append_run("demo", {**fake_run(pilot=True), "variant": "lr9", "diverged": True,
+                                "metrics": None, "curves": {}, "seconds": None}, tmp_path)
+    choice = records.pilot_choice(records.load_record("demo", tmp_path))
+    assert choice == {"a": {"variant": "lr0.1", "hyper": {"lr": 0.1}, "value": 0.5}}
