@@ -227,6 +227,18 @@ def measure_views(name: str, arm: str, seed: int, checkpoints, *, out=None, devi
     return results
 
 
+def _one_line(name: str, run: dict) -> str:
+    """What the command prints as a run ends; a pilot that diverged has no metrics."""
+    head = f"{name} {run['arm']} seed {run['seed']}"
+    if run.get("variant"):
+        head += f" ({run['variant']})"
+    if run.get("diverged"):
+        return f"{head}: diverged ({run['error']})"
+    m = run["metrics"]
+    return (f"{head}: train error {m['final_train_error']:.2f} %, "
+            f"test error {m['final_test_error']:.2f} %, {run['seconds']:.0f} s")
+
+
 def _variant(hyper: dict, base: dict, epochs: int | None) -> str:
     """What a pilot changed from the arm's design, as a short name (``"lr0.01"``)."""
     parts = [f"{k}{hyper[k]}" for k in sorted(hyper) if hyper[k] != base.get(k)]
@@ -354,10 +366,7 @@ def main(argv=None) -> int:
             run = run_arm(args.name, arm, seed, device=args.device, quick=args.quick,
                           out=args.out, checkpoints=args.checkpoints, pilot=args.pilot,
                           epochs=args.epochs, hyper=args.hyper, replace=args.replace)
-            m = run["metrics"]
-            print(f"{args.name} {arm} seed {seed}: train error {m['final_train_error']:.2f} %, "
-                  f"test error {m['final_test_error']:.2f} %, {run['seconds']:.0f} s",
-                  flush=True)
+            print(_one_line(args.name, run), flush=True)
     return 0
 
 

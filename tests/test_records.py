@@ -375,11 +375,11 @@ def test_a_constant_schedule_has_no_scheduler():
 
 
 def test_pilot_variants_train_apart_and_refuse_a_repeat(tmp_path, data_dir):
-    for lr in (0.01, 0.05):  # the design's own 0.02 would be no variant
+    for lr in (0.01, 0.02):  # relu's own 0.05 would be no variant
         experiments.run_arm("relu_tanh", "relu", 3, device="cpu", quick=True, pilot=True,
                             hyper={"lr": lr}, out=tmp_path, checkpoints=tmp_path / "ck")
     record = records.load_record("relu_tanh", tmp_path)
-    assert sorted(r["variant"] for r in record["runs"]) == ["lr0.01", "lr0.05"]
+    assert sorted(r["variant"] for r in record["runs"]) == ["lr0.01", "lr0.02"]
     with pytest.raises(FileExistsError, match="variant='lr0.01'"):
         experiments.run_arm("relu_tanh", "relu", 3, quick=True, pilot=True,
                             hyper={"lr": 0.01}, out=tmp_path)
@@ -392,6 +392,16 @@ def test_a_diverging_pilot_is_recorded_as_diverged(tmp_path, data_dir):
     with pytest.raises(FloatingPointError):  # the design's own runs must not diverge
         experiments.run_arm("relu_tanh", "relu-paper", 3, device="cpu", quick=True,
                             hyper={"lr": 50.0}, out=tmp_path)
+
+
+def test_the_command_reports_a_diverged_pilot_and_goes_on(tmp_path, data_dir, capsys):
+    code = experiments.main(["run", "relu_tanh", "--arms", "relu-paper,relu", "--seeds", "3",
+                             "--pilot", "--set", "lr=50", "--quick", "--out", str(tmp_path),
+                             "--device", "cpu"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("relu_tanh relu-paper seed 3 (lr50): diverged (")
+    assert "train error" in lines[1] or "diverged" in lines[1]  # the next arm still ran
 
 
 def test_views_measure_the_trained_models_and_centre_is_their_test_error(tmp_path, data_dir):
