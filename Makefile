@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 NOTEBOOKS := chapters whiteboard book practice
 
-.PHONY: book test install browser unit notebooks practice release clean
+.PHONY: book test install browser unit notebooks practice colab release clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,13 @@ notebooks: $(STAMP)
 # Practice copies of the chapters (code cells emptied) in practice/; CI checks they are current.
 practice: $(STAMP)
 	$(PY) tools/make_practice.py
+
+# The Colab edition in colab/ (tools/make_colab.py): every notebook the launch buttons and the
+# practice links open, with the book's MyST markup written as plain Markdown and no saved output
+# in an answer cell. It is made from the sources, practice copies included, so those come first.
+# CI checks it is current (tests/test_colab_edition.py); the clean room runs it.
+colab: practice
+	$(PY) tools/make_colab.py
 
 # A release: make release VERSION=0.2.0 (CONTRIBUTING.md, "Releasing").
 release: $(STAMP)

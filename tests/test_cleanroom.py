@@ -58,3 +58,25 @@ def test_each_notebook_is_counted_as_it_finishes(outcome):
     done = re.findall(r"^\[(\d)/2\] notebooks\d*/(\S+) \.\.\. +\d+\.\d s$", log, re.M)
     assert done == [("1", "uses_cnnlib.ipynb"), ("2", "uses_yaml.ipynb")], log[-3000:]
     assert log.index("building cnnlib's wheel") < log.index("running 2 notebook(s)")
+
+
+def test_a_notebook_of_the_book_runs_as_its_edition_with_the_compared_outputs_put_back():
+    """The clean room runs colab/<path>; the answer cells nbval compares get the source's
+    saved outputs back (the edition drops them), so their comparisons still happen."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import cleanroom
+    import release
+
+    source = ROOT / "chapters" / "03_lenet5.ipynb"
+    assert cleanroom.edition_of(source) == ROOT / "colab" / "chapters" / "03_lenet5.ipynb"
+    assert cleanroom.edition_of(ROOT / "colab" / "chapters" / "03_lenet5.ipynb") is None
+    assert cleanroom.edition_of(ROOT / "tests" / "x.ipynb") is None
+    assert cleanroom.stale_editions([source]) == []
+    original = nbformat.read(source, as_version=4)
+    runs = cleanroom.edition_to_run(source, cleanroom.edition_of(source))
+    compared = [i for i in release.answer_cells(original.cells)
+                if "nbval-check-output" in original.cells[i].metadata.get("tags", [])]
+    assert compared  # the chapter has such cells, so the check below is not vacuous
+    by_id = {c.id: c for c in runs.cells if c.cell_type == "code"}
+    for i in compared:
+        assert by_id[original.cells[i].id].outputs == original.cells[i].outputs

@@ -63,7 +63,7 @@ def test_each_chapter_links_to_its_practice_copy_at_the_same_ref():
         nb = nbformat.read(path, as_version=4)
         links = [c.source for c in nb.cells if c.source.startswith(release.PRACTICE_MARK)]
         assert len(links) == 1, path.name
-        assert f"/blob/{REF}/practice/{path.name}" in links[0]
+        assert f"/blob/{REF}/colab/practice/{path.name}" in links[0]  # its Colab edition
         assert f"colab.research.google.com/github/" in links[0]
         practice = nbformat.read(ROOT / "practice" / path.name, as_version=4)
         assert f"/blob/{REF}/chapters/{path.name}" in practice.cells[0].source  # absolute back-link
@@ -123,7 +123,8 @@ def small_book(root: Path, version: str = "0.3.0") -> Path:
     (root / "cnnlib").mkdir(parents=True)
     (root / "cnnlib" / "_version.py").write_text(f'__version__ = "{version}"\n')
     (root / "_config.yml").write_text("repository:\n  url: https://github.com/o/b\n"
-                                      "  branch: main\n")
+                                      "  branch: main\n"
+                                      "html:\n  baseurl: https://o.github.io/b/\n")
     for name in release.TEXT_FILES:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text('pip install "cnnlib @ git+https://github.com/o/b@v0.0.9"\n')
@@ -154,7 +155,8 @@ def test_check_finds_every_stale_place_and_sync_mends_them(tmp_path):
     wrong = release.out_of_date(root)
     assert {w.split(":")[0] for w in wrong} == {
         "chapters/09_chapter.ipynb", "_config.yml", "README.md", "CONTRIBUTING.md",
-        "book/how_to_use.md", "practice/09_chapter.ipynb"}
+        "book/how_to_use.md", "practice/09_chapter.ipynb", "colab/chapters/09_chapter.ipynb",
+        "colab/practice/09_chapter.ipynb"}
     release.sync(root)
     assert release.out_of_date(root) == []
     assert "branch: v0.3.0" in (root / "_config.yml").read_text()
@@ -166,6 +168,9 @@ def test_check_finds_every_stale_place_and_sync_mends_them(tmp_path):
     assert cells[7].source.splitlines() == [  # an old title is replaced, not stacked
         '# @title Solution of ex-b { display-mode: "form" }', "print(2)"]
     assert cells[9].source == "print('after the solutions')"  # not an answer
+    edition = nbformat.read(root / "colab" / "chapters" / "09_chapter.ipynb", as_version=4)
+    assert "## Exercise 1\n\nQ" in edition.cells[4].source  # the Colab edition, by sync
+    assert "colab/practice/09_chapter.ipynb" in cells[2].source  # the practice link opens it
     release.sync(root)  # idempotent
     assert release.out_of_date(root) == []
 
@@ -200,7 +205,7 @@ def test_release_sets_the_version_everywhere_commits_and_tags(tmp_path):
     assert '__version__ = "9.8.7"' in (clone / "cnnlib" / "_version.py").read_text()
     assert subprocess.run([*tool, "check"], cwd=clone).returncode == 0
     chapter = (clone / "chapters" / "03_lenet5.ipynb").read_text()
-    assert "/blob/v9.8.7/practice/03_lenet5.ipynb" in chapter
+    assert "/blob/v9.8.7/colab/practice/03_lenet5.ipynb" in chapter
     again = subprocess.run([*tool, "release", "9.8.7"], cwd=clone, env=env, capture_output=True,
                            text=True)
     assert again.returncode != 0 and "exists already" in again.stderr

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VERSION_FILE = Path("cnnlib") / "_version.py"  # relative to the repository's root
 VERSION_LINE = re.compile(r'^__version__ = "([^"]+)"$', re.M)
 RELEASE_VERSION = re.compile(r"\d+\.\d+\.\d+")
+EDITION = "colab"  # the folder of the Colab edition (tools/make_colab.py)
 
 
 def version(root: Path = ROOT) -> str:
@@ -55,3 +56,22 @@ def colab_url(repo: str, ref: str, path: str) -> str:
     """A notebook of the repository at ``ref``, opened in Google Colab."""
     owner_name = repo.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{owner_name}/blob/{ref}/{path}"
+
+
+def edition_path(path: str) -> str:
+    """Where the Colab edition of a notebook lives: ``colab/`` and the same path.
+
+    Colab shows MyST markup as raw text, so every link into Colab (the launch buttons, the
+    practice links) opens the edition that ``tools/make_colab.py`` generates, not the source.
+    """
+    return f"{EDITION}/{path}"
+
+
+def book_url(root: Path = ROOT) -> str:
+    """The published HTML book's address, from ``_config.yml`` (``html.baseurl``), ending in /."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    url = (config.get("html") or {}).get("baseurl")
+    if not url:
+        raise ValueError(f"no html.baseurl in {root / '_config.yml'}: set it to the address "
+                         "the HTML book is published at (the Colab edition links to it)")
+    return url.rstrip("/") + "/"

@@ -17,8 +17,15 @@ book's notebooks this way (and only this way), in quick mode:
    runs the clean environment's Python: outputs of cells tagged ``nbval-check-output`` are
    compared, every other cell must run without error.
 
+A notebook of the book is run as a Colab reader gets it: its Colab edition (``colab/<path>``,
+``tools/make_colab.py``), refused when out of date. The edition's answer cells carry no saved
+output (the reader runs them after trying), so for the answer cells that nbval compares the
+source's saved outputs are put back in the copy that runs: the comparisons stay those of the
+sources, the code and prose are the edition's. ``--sources`` runs the sources instead.
+
     python tools/cleanroom.py chapters whiteboard book practice   # what make test runs
     python tools/cleanroom.py chapters/03_lenet5.ipynb --keep     # keep the folder to look in
+    python tools/cleanroom.py chapters/03_lenet5.ipynb --sources  # the source, not the edition
 
 Extra pytest options go after ``--``. Prints a line as each notebook finishes, with how
 many are done ("[3/28] chapters/03_lenet5.ipynb ... 11.6 s"), and every time at the end.
@@ -39,11 +46,16 @@ import zipfile
 from collections import defaultdict
 from pathlib import Path
 
+import nbformat
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import book_ref  # noqa: E402
+import make_colab  # noqa: E402
+
 KERNEL = "cnnlib-cleanroom"
 FRONT_END = ("ipykernel",)  # what the front end brings: Colab, Jupyter, VS Code all have it
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
@@ -168,13 +180,53 @@ def notebooks_in(paths: list[str]) -> list[Path]:
     return found
 
 
-def isolate(notebooks: list[Path], where: Path) -> list[Path]:
-    """Each notebook alone in an empty folder of its own: ``<where>/<folder>-<name>/``."""
+def edition_of(path: Path) -> Path | None:
+    """The Colab edition of a notebook of the book (``colab/<path>``); None for any other."""
+    try:
+        rel = path.resolve().relative_to(ROOT)
+    except ValueError:
+        return None
+    if len(rel.parts) != 2 or rel.parts[0] not in make_colab.FOLDERS:
+        return None
+    return ROOT / book_ref.EDITION / rel
+
+
+def stale_editions(notebooks: list[Path]) -> list[str]:
+    """The editions of ``notebooks`` that are missing or older than their sources."""
+    wanted = {edition_of(p) for p in notebooks} - {None}
+    if not wanted:
+        return []
+    files = {path: text for path, text in make_colab.plan(ROOT).items() if path in wanted}
+    return make_colab.out_of_date(ROOT, files)
+
+
+def edition_to_run(source: Path, edition: Path):
+    """The edition, with the saved outputs of the answer cells nbval compares put back from
+    the source (same cell id and code), so that their outputs are still checked."""
+    nb = nbformat.read(edition, as_version=4)
+    originals = {c.id: c for c in nbformat.read(source, as_version=4).cells
+                 if c.cell_type == "code"}
+    for cell in nb.cells:
+        original = originals.get(cell.get("id"))
+        if (cell.cell_type == "code" and not cell.outputs and original is not None
+                and "nbval-check-output" in cell.metadata.get("tags", [])
+                and original.source == cell.source):
+            cell.outputs, cell.execution_count = original.outputs, original.execution_count
+    return nb
+
+
+def isolate(notebooks: list[Path], where: Path, editions: bool = True) -> list[Path]:
+    """Each notebook alone in an empty folder of its own: ``<where>/<folder>-<name>/``; a
+    notebook of the book as its Colab edition, unless ``editions`` is False."""
     copies = []
     for path in notebooks:
         folder = where / "run" / f"{path.parent.name}-{path.stem}"
         folder.mkdir(parents=True)
-        shutil.copy2(path, folder / path.name)
+        edition = edition_of(path) if editions else None
+        if edition is None:
+            shutil.copy2(path, folder / path.name)
+        else:
+            nbformat.write(edition_to_run(path, edition), folder / path.name)
         copies.append(folder / path.name)
     return copies
 
@@ -216,9 +268,14 @@ class Timer:
                             f"{self.seconds[notebook]:.1f} s")
 
 
-def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False) -> int:
+def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False,
+        editions: bool = True) -> int:
     import pytest
 
+    stale = stale_editions(notebooks) if editions else []
+    if stale:
+        raise SystemExit("clean room: the Colab edition is out of date (run `make colab`):\n  "
+                         + "\n  ".join(stale))
     where = Path(tempfile.mkdtemp(prefix="cnnlib-cleanroom-"))
     try:
         start = time.perf_counter()
@@ -229,14 +286,15 @@ def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False) -> in
         os.environ["JUPYTER_PATH"] = str(write_kernel(where, python))
         os.environ.pop("PYTHONPATH", None)
         os.environ.setdefault("CNNLIB_PROGRESS", "0")
-        copies = isolate(notebooks, where)
+        copies = isolate(notebooks, where, editions)
         (where / "run" / "pytest.ini").write_text(
             "[pytest]\nfilterwarnings = ignore::DeprecationWarning:jupyter_client.*\n")
         names = {str(copy.relative_to(where / "run")): f"{path.parent.name}/{path.name}"
                  for path, copy in zip(notebooks, copies)}
         timer = Timer(names)
-        print(f"clean room: running {len(copies)} notebook(s), each alone ...",
-              flush=True)
+        shown = sum(edition_of(p) is not None for p in notebooks) if editions else 0
+        print(f"clean room: running {len(copies)} notebook(s), each alone"
+              + (f" ({shown} as their Colab edition)" if shown else "") + " ...", flush=True)
         status = pytest.main(["--nbval-lax", "--nbval-kernel-name", KERNEL,
                               "--nbval-sanitize-with", str(SANITIZE), "-p", "no:cacheprovider",
                               "--rootdir", str(where / "run"), "-q", *pytest_args,
@@ -257,10 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help="notebooks, or folders of notebooks")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--sources", action="store_true",
+                        help="run the book's source notebooks, not their Colab editions")
     argv = sys.argv[1:] if argv is None else argv
     extra = argv[argv.index("--") + 1:] if "--" in argv else []
     args = parser.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
-    return run(notebooks_in(args.paths), extra, keep=args.keep)
+    return run(notebooks_in(args.paths), extra, keep=args.keep, editions=not args.sources)
 
 
 if __name__ == "__main__":

@@ -144,7 +144,7 @@ def practice_copy(chapter: nbformat.NotebookNode, name: str, repository: str | N
     path = f"chapters/{name}"
     note = nbformat.v4.new_markdown_cell(NOTE.format(
         name=name, github=book_ref.github_url(repository, ref, path),
-        colab=book_ref.colab_url(repository, ref, path)))
+        colab=book_ref.colab_url(repository, ref, book_ref.edition_path(path))))
     if nb.nbformat_minor >= 5:
         note.id = "practice-note"  # a fixed id: new_markdown_cell's is random
     else:

@@ -11,10 +11,12 @@ its ref is the tag ``v<version>`` (``tools/book_ref.py``). ``sync`` writes from 
 * the Colab install cell of every notebook (chapters, drills, appendix, practice copies): it
   installs ``cnnlib`` at the same ref, stops the notebook with a clear message when pip fails,
   and prints the version it installed;
-* the practice-copy links under each chapter's title;
+* the practice-copy links under each chapter's title (to the copy's Colab edition);
 * the Colab form titles that fold answer cells (``cnnlib.colab``): every code cell of a
   solution, and every reference cell (tagged ``hide-output``);
-* the install line quoted in the README, CONTRIBUTING and *How to use*.
+* the install line quoted in the README, CONTRIBUTING and *How to use*;
+* the Colab edition of every notebook, ``colab/<path>`` (``tools/make_colab.py``), which the
+  launch buttons (``repository.path_to_book``) and the practice links open.
 
 ``release`` refuses a dirty working tree or an existing tag; it commits what changed and
 creates an annotated tag. Publishing (pushing main and the tag, deploying the book built from
@@ -36,6 +38,7 @@ from IPython.core.inputtransformer2 import TransformerManager
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import book_ref  # noqa: E402
+import make_colab  # noqa: E402
 import make_practice  # noqa: E402
 
 sys.path.insert(0, str(book_ref.ROOT))
@@ -88,7 +91,7 @@ def is_install_cell(cell) -> bool:
 
 
 def practice_link(repository: str, ref: str, chapter_name: str) -> str:
-    path = f"practice/{chapter_name}"
+    path = book_ref.edition_path(f"practice/{chapter_name}")  # Colab shows no raw MyST there
     return PRACTICE_LINK.format(colab=book_ref.colab_url(repository, ref, path),
                                 github=book_ref.github_url(repository, ref, path))
 
@@ -248,8 +251,12 @@ def practice_texts(root: Path, chapters: dict[Path, str]) -> dict[Path, str | No
 
 
 def plan(root: Path) -> dict[Path, str | None]:
+    """Every file sync writes: the synced sources, the practice copies, the Colab edition."""
     files = synced_files(root)
-    return {**files, **practice_texts(root, files)}
+    files.update(practice_texts(root, files))
+    notebooks = {str(path.relative_to(root)): nbformat.reads(text, as_version=4)
+                 for path, text in files.items() if path.suffix == ".ipynb" and text}
+    return {**files, **make_colab.plan(root, notebooks)}
 
 
 def out_of_date(root: Path) -> list[str]:
@@ -274,6 +281,7 @@ def sync(root: Path) -> list[Path]:
             path.unlink()
             changed.append(path)
         elif not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             changed.append(path)
     return changed
