@@ -8,6 +8,7 @@
     shuffle_labels      what does "learned nothing" look like here? (the label-shuffle test)
     losses_per_example  which examples does the model find least believable? (mislabels)
     shared_images       which test images are copies of training images? (split hygiene)
+    update_sizes_after_decay  what does recreating Adam at a decay do to its steps?
 
 The checks that train (``overfit_one_batch``, ``lr_range_test``) put the model's weights,
 buffers and train/eval flags back afterwards, so they can run before the real training.
@@ -30,7 +31,7 @@ from torch import nn
 
 from ._probe import probing
 from .loader import TensorLoader
-from .settings import model_device
+from .settings import model_device, seed_everything
 from .train import eval_outputs
 
 OptimizerFactory = Callable[[list[nn.Parameter]], torch.optim.Optimizer]
@@ -368,3 +369,46 @@ def shared_images(reference: torch.Tensor, queries: torch.Tensor) -> list[tuple[
 # a warning (one would change those outputs), until the chapter is next run. New code: use
 # shared_images; cnnlib.folders.find_duplicates is a different function (near copies of files).
 find_duplicates = shared_images
+
+
+def update_sizes_after_decay(build: Callable[[], nn.Module], batches: Iterator, *,
+                             warm_up: int, after: int, seed: int = 0, lr: float = 1e-3,
+                             factor: float = 3.0) -> dict[str, list[float]]:
+    """Adam's update size (the norm of the weight change) at each step after its rate is
+    divided by ``factor``, two ways: the same optimiser with the rate lowered, its moment
+    estimates kept, and a new Adam at the lower rate, its estimates restarted.
+
+    ``build()`` makes the network on its device; ``batches`` yields ``(x, y)``, at least
+    ``warm_up + after`` of them, drawn after seeding. Both ways start from the same weights
+    after ``warm_up`` steps at ``lr`` and take the same ``after`` batches. Chapter 8's case
+    study: a new Adam's first steps are several times larger, a kick at every decay.
+    """
+    _positive("warm_up", warm_up, integer=True)
+    _positive("after", after, integer=True)
+    seed_everything(seed)
+    net = build()
+    adam = torch.optim.Adam(net.parameters(), lr=lr)
+    for _ in range(warm_up):  # Adam's averages get going
+        x, y = next(batches)
+        adam.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        adam.step()
+    following = [next(batches) for _ in range(after)]  # the same batches for both
+    sizes = {}
+    for label in (f"same Adam, rate / {factor:g}", f"new Adam at rate / {factor:g}"):
+        trial = build()
+        trial.load_state_dict(net.state_dict())
+        optimizer = torch.optim.Adam(trial.parameters(), lr=lr / factor)
+        if label.startswith("same"):
+            optimizer.load_state_dict(adam.state_dict())
+            for group in optimizer.param_groups:
+                group["lr"] = lr / factor
+        sizes[label] = []
+        for x, y in following:
+            before = torch.cat([p.detach().flatten().clone() for p in trial.parameters()])
+            optimizer.zero_grad()
+            F.cross_entropy(trial(x), y).backward()
+            optimizer.step()
+            moved = torch.cat([p.detach().flatten() for p in trial.parameters()])
+            sizes[label].append((moved - before).norm().item())
+    return sizes

@@ -254,8 +254,9 @@ def _curve(run: dict, key: str) -> list[float]:
 
 
 def total_seconds(record: dict) -> float:
-    """The training time of every run in the record, pilots included."""
-    return sum(r["seconds"] for r in record["runs"])
+    """The training time of every run in the record, pilots included (a pilot that diverged
+    recorded no time)."""
+    return sum(r["seconds"] or 0.0 for r in record["runs"])
 
 
 def epochs_to(record: dict, arm: str, key: str, threshold: float,

@@ -238,3 +238,61 @@ def test_saturated_fraction_needs_a_saturating_unit_and_a_positive_threshold():
         diagnose.saturated_fraction(nn.Sequential(nn.Linear(4, 2), nn.ReLU()), batch)
     with pytest.raises(ValueError, match="threshold must be positive"):
         diagnose.saturated_fraction(nn.Sequential(nn.Tanh()), batch, threshold=0)
+
+
+def _chapter8_steps_after_decay(seed, loader, warm_up, after):
+    """Chapter 8's cell as it was before the function moved to cnnlib.diagnose (its
+    committed full-mode outputs were made by this code)."""
+    import cnnlib
+    import torch.nn.functional as F
+    from cnnlib.models import get_model
+    cnnlib.seed_everything(seed)
+    net = get_model("resnet20")
+    adam = torch.optim.Adam(net.parameters(), lr=1e-3)
+    batches = (batch for _ in range(3) for batch in loader)  # 3 epochs
+    for _ in range(warm_up):
+        x, y = next(batches)
+        adam.zero_grad()
+        F.cross_entropy(net(x), y).backward()
+        adam.step()
+    following = [next(batches) for _ in range(after)]
+    sizes = {}
+    for label in ("same Adam, rate / 3", "new Adam at rate / 3"):
+        trial = get_model("resnet20")
+        trial.load_state_dict(net.state_dict())
+        optimizer = torch.optim.Adam(trial.parameters(), lr=1e-3 / 3)
+        if label.startswith("same"):
+            optimizer.load_state_dict(adam.state_dict())
+            for group in optimizer.param_groups:
+                group["lr"] = 1e-3 / 3
+        sizes[label] = []
+        for x, y in following:
+            before = torch.cat([p.detach().flatten().clone() for p in trial.parameters()])
+            optimizer.zero_grad()
+            F.cross_entropy(trial(x), y).backward()
+            optimizer.step()
+            after_step = torch.cat([p.detach().flatten() for p in trial.parameters()])
+            sizes[label].append((after_step - before).norm().item())
+    return sizes
+
+
+def test_update_sizes_after_decay_is_chapter_8s_cell_bit_for_bit():
+    from cnnlib.models import get_model
+    g = torch.Generator().manual_seed(5)
+    x = torch.randint(0, 256, (24, 3, 32, 32), generator=g, dtype=torch.uint8)
+    y = torch.randint(0, 10, (24,), generator=g)
+    loader = TensorLoader(x, y, batch_size=8, shuffle=True, num_classes=10)
+    start = loader.state_dict()  # the loader's own shuffling moves on with every epoch
+    for seed in (0, 1):
+        loader.load_state_dict(start)
+        old = _chapter8_steps_after_decay(seed, loader, warm_up=2, after=4)
+        loader.load_state_dict(start)
+        batches = (batch for _ in range(3) for batch in loader)
+        new = diagnose.update_sizes_after_decay(lambda: get_model("resnet20"), batches,
+                                                seed=seed, warm_up=2, after=4)
+        assert new == old  # the same floats, the same labels
+    first = [new[k][0] for k in new]
+    assert first[1] > first[0]  # a new Adam's first step is the larger one
+    with pytest.raises(ValueError, match="after must be a positive int"):
+        diagnose.update_sizes_after_decay(lambda: get_model("resnet20"), iter([]),
+                                          warm_up=1, after=0)

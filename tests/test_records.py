@@ -429,5 +429,7 @@ def test_epochs_to_a_threshold_per_seed_and_the_pilot_choice(tmp_path):
         records.append_run("demo", run, tmp_path)
     records.append_run("demo", {**fake_run(pilot=True), "variant": "lr9", "diverged": True,
                                 "metrics": None, "curves": {}, "seconds": None}, tmp_path)
-    choice = records.pilot_choice(records.load_record("demo", tmp_path))
+    record = records.load_record("demo", tmp_path)
+    assert records.total_seconds(record) == sum(r["seconds"] or 0 for r in record["runs"]) > 0
+    choice = records.pilot_choice(record)
     assert choice == {"a": {"variant": "lr0.1", "hyper": {"lr": 0.1}, "value": 0.5}}
