@@ -436,6 +436,40 @@ def layer_table(model: nn.Module, input_size: Sequence[int]) -> list[dict]:
     return rows
 
 
+# Layers whose output the backward pass keeps (activations count as in place, Flatten is a view).
+_HOLDS = (nn.modules.conv._ConvNd, nn.Linear, nn.modules.batchnorm._BatchNorm,
+          nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd,
+          nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+
+
+def activation_memory(model: nn.Module, input_size: Sequence[int],
+                      bytes_per_value: int = 4) -> dict:
+    """Bytes of activations for a batch (``input_size[0]``): training's and inference's.
+
+    Training keeps every layer's output until the backward pass has used it, so they add up;
+    inference frees an output once the next layer has read it, so its peak is one layer's
+    input + output. The rule the quiz states: the outputs of convolutions, linear layers,
+    pooling and batch norm count, once each; activations are taken as in place, Flatten is a
+    view, the input is left out. ``{"layers": [...], "training": bytes, "inference": bytes}``;
+    ``layers`` gives name, type, output shape and values per image (run on one image).
+    """
+    rows: list[dict] = []
+
+    def hook(module, inputs, output, name):
+        rows.append({"name": name, "type": type(module).__name__,
+                     "output_shape": tuple(output.shape[1:]), "values": output[0].numel(),
+                     "input_values": inputs[0][0].numel()})
+
+    batch = whole_number("batch", input_size[0], 1, meaning="it is input_size[0]")
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: hook(mod, i, o, n))
+               for n, m in model.named_modules() if isinstance(m, _HOLDS)]
+    with probing(model, handles):
+        model(zeros_for(model, (1, *input_size[1:])))
+    size = batch * bytes_per_value
+    return {"layers": rows, "training": size * sum(r["values"] for r in rows),
+            "inference": size * max((r["input_values"] + r["values"] for r in rows), default=0)}
+
+
 def flops_per_image(model: nn.Module, input_size: Sequence[int], training: bool = True) -> int:
     """Floating-point operations per image, by the book's convention.
 

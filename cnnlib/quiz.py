@@ -50,6 +50,10 @@ class Question:
     layers: list[dict] = field(repr=False)
     tolerance: float = 0.0
     parts: tuple[Question, ...] = ()
+    # activation_memory's setting, for code that checks the answer with its own count
+    batch: int = 1
+    value_bytes: int = 4
+    training: bool | None = None
 
     def check(self, value) -> bool:
         """True when ``value`` (a number, or a string such as ``"1,234"``) is the answer.
@@ -326,7 +330,8 @@ def _activation_memory(rng, kind, seed):
             "then:")
     text = _block(lead, layers, ask + " (1 MiB = 2^20 bytes; one decimal is enough.)")
     return Question(kind, seed, text, n_bytes / MIB, (first["c"], first["n"], first["n"]),
-                    steps, layers, tolerance=0.05)
+                    steps, layers, tolerance=0.05, batch=batch, value_bytes=size,
+                    training=training)
 
 
 def _flatten_features(rng, kind, seed):

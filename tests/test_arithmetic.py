@@ -11,6 +11,7 @@ from cnnlib.models import get_model
 from cnnlib.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from cnnlib.arithmetic import (
+    activation_memory,
     conv_macs,
     conv_output_size,
     conv_params,
@@ -292,6 +293,20 @@ def test_layer_table():
     assert flops_per_image(model, (1, 1, 32, 32)) == 6 * macs
     # per image: a batch of 4 gives the same rows
     assert [r["macs"] for r in layer_table(model, (4, 1, 32, 32))] == [r["macs"] for r in rows]
+
+
+def test_activation_memory_adds_outputs_for_training_and_takes_the_peak_for_inference():
+    model = small_net()  # conv, relu, pool, conv(groups 2), bn, relu, pool, flatten, 3 linear
+    memory = activation_memory(model, (32, 1, 32, 32), bytes_per_value=2)
+    assert [r["type"] for r in memory["layers"]] == [
+        "Conv2d", "MaxPool2d", "Conv2d", "BatchNorm2d", "MaxPool2d", "Linear", "Linear"]
+    values = [6 * 28 * 28, 6 * 14 * 14, 16 * 10 * 10, 16 * 10 * 10, 16 * 5 * 5, 120, 10]
+    assert [r["values"] for r in memory["layers"]] == values
+    assert memory["training"] == 32 * 2 * sum(values)
+    # pool1 in + out: 4,704 + 1,176 beats conv1 (1,024 + 4,704) and conv2 (1,176 + 1,600)
+    assert memory["inference"] == 32 * 2 * (6 * 28 * 28 + 6 * 14 * 14)
+    assert model.training  # the probe gives the mode back
+    assert activation_memory(model, (1, 1, 32, 32))["training"] == 4 * sum(values)
 
 
 def test_layer_table_nested_names_and_trainable_count():

@@ -15,6 +15,7 @@ import torchinfo
 from torch import nn
 
 from cnnlib import _quiz_layers, quiz
+from cnnlib.arithmetic import activation_memory
 
 SEEDS = range(400)  # per kind: 2,800 questions (and 1,600 chain parts) through PyTorch
 KINDS_BY_PART = {"output_size": 0, "parameters": 1, "mult_adds": 2, "receptive_field": 3}
@@ -136,6 +137,15 @@ def test_activation_memory_is_what_the_forward_pass_holds():
                 else max(i + o for i, o in sizes))
         assert held == q.answer * quiz.MIB, q
         assert q.check(round(q.answer, 1)) and not q.check(q.answer + 0.06)
+
+
+def test_the_book_counts_activation_memory_as_the_quiz_does():
+    """cnnlib.arithmetic.activation_memory (chapter 2's count) gives every answer."""
+    for q in questions("activation_memory", range(200)):
+        counted = activation_memory(on_meta(q), (q.batch, *q.input_shape), q.value_bytes)
+        assert counted["training" if q.training else "inference"] == q.answer * quiz.MIB, q
+        assert (" in float16 " in q.text or " in bfloat16 " in q.text) == (q.value_bytes == 2)
+        assert ("In training" in q.text) == q.training
 
 
 @pytest.mark.parametrize("kind", quiz.KINDS)
