@@ -402,7 +402,7 @@
     head.appendChild(el("span", "cnn-quiz-title", "Practice question"));
     const select = el("select", "cnn-quiz-kind");
     select.setAttribute("aria-label", "kind of question");
-    [["any", "any kind"]].concat(offered.map((k) => [k, NAMES[k]])).forEach(([v, t]) => {
+    [["any", "Any kind"]].concat(offered.map((k) => [k, NAMES[k]])).forEach(([v, t]) => {
       const o = el("option", null, t);
       o.value = v;
       select.appendChild(o);
@@ -460,12 +460,16 @@
       const lines = parts.map((p, i) => {
         const you = inputs[i].value.trim();
         const head = parts.length > 1 ? `${i + 1}. ` : "";
-        if (revealed || you === "") return `${head}The answer is ${shown(p)}.`;
-        if (marks[i] === null) return `${head}"${you}" is not a number; the answer is ${shown(p)}.`;
-        return marks[i] ? `${head}Right: ${shown(p)}.` :
-          `${head}Not quite: you said ${you}, the answer is ${shown(p)}.`;
+        if (revealed || you === "") return [`${head}The answer is ${shown(p)}.`, "cnn-quiz-shown"];
+        if (marks[i] === null) {
+          return [`${head}"${you}" is not a number; the answer is ${shown(p)}.`, "cnn-quiz-wrong"];
+        }
+        return marks[i] ? [`${head}Right: ${shown(p)}.`, "cnn-quiz-right"] :
+          [`${head}Not quite: you said ${you}, the answer is ${shown(p)}.`, "cnn-quiz-wrong"];
       });
-      verdict.textContent = lines.join("\n");
+      // one line a part, each in its own colour: a chain can be right in three parts of four
+      verdict.textContent = "";
+      lines.forEach(([line, cls]) => verdict.appendChild(el("div", cls, line)));
       verdict.className = "cnn-quiz-verdict " + (revealed ? "cnn-quiz-shown" :
         right ? "cnn-quiz-right" : "cnn-quiz-wrong");
       why.textContent = q.explain();
@@ -494,7 +498,7 @@
       const wanted = fromHash();
       const box = wanted && boxes.find((b) => b.load(wanted));
       const root = box && document.querySelectorAll("div.cnn-quiz")[boxes.indexOf(box)];
-      if (root) root.scrollIntoView({block: "center"});
+      if (root) root.scrollIntoView({block: "start"});  // below the header: quiz.css
     }
     follow();
     window.addEventListener("hashchange", follow);

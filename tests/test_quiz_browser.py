@@ -133,6 +133,11 @@ def test_a_link_reproduces_its_question(page):
         field.fill(f"{value:,}")
     box.locator("button.cnn-quiz-check").click()
     assert box.locator(".cnn-quiz-verdict").inner_text().count("Right") == 4
+    box.locator("input").nth(2).fill(str(q.answer[2] + 1))  # three parts of four right
+    box.locator("button.cnn-quiz-check").click()
+    lines = box.locator(".cnn-quiz-verdict > div")
+    assert lines.evaluate_all("(ds) => ds.map((d) => d.className)") == [
+        "cnn-quiz-right", "cnn-quiz-right", "cnn-quiz-wrong", "cnn-quiz-right"]
     # the first box offers only output_size and parameters, so it kept its own question
     first = page.locator("div.cnn-quiz").nth(0).locator(".cnn-quiz-foot").inner_text()
     assert first.startswith(("Output size", "Parameters"))
@@ -148,3 +153,47 @@ def test_show_the_answer_and_bad_input(page):
     assert page.evaluate("() => { try { cnnQuiz.question('outputs', 1); } "
                          "catch (e) { return e.message; } }").startswith(
         "unknown question kind outputs; the kinds are: output_size")
+
+
+# The pages that ask for a box, with the kinds each offers (None: all of them).
+PAGES = {"chapters/02_convolution": ["output_size", "parameters", "mult_adds", "receptive_field",
+                                     "activation_memory", "flatten_features"],
+         "chapters/06_vgg": ["parameters", "receptive_field", "flatten_features", "chain"],
+         "whiteboard/introduction": None}
+BUILT = ROOT / "_build" / "html"
+
+
+@pytest.mark.parametrize("page_name", PAGES)
+def test_the_built_page_has_a_box_that_asks_and_judges(browser, page_name):
+    """The book as built (make book): the box is on the page, offers the page's kinds, and
+    judges an answer. Skipped where the book has not been built since the page changed."""
+    html = BUILT / f"{page_name}.html"
+    sources = [ROOT / f"{page_name}{ext}" for ext in (".ipynb", ".md")]
+    source = next(p for p in sources if p.exists())
+    if not html.exists() or html.stat().st_mtime < source.stat().st_mtime:
+        pytest.skip(f"{html.relative_to(ROOT)} is missing or older than its source: make book")
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(error))
+    page.goto(html.as_uri(), wait_until="domcontentloaded")
+    box = page.locator("div.cnn-quiz")
+    assert box.count() == 1
+    kinds = PAGES[page_name] or list(quiz.KINDS)
+    options = box.locator("select option").evaluate_all("(os) => os.map((o) => o.value)")
+    assert options == ["any", *kinds]
+    for kind in kinds:
+        box.locator("select").select_option(kind)
+        box.locator("button.cnn-quiz-new").click()
+        foot = box.locator(".cnn-quiz-foot").inner_text()
+        q = quiz.question(kind, int(foot.split("seed ")[1].split()[0]))
+        assert box.locator("pre.cnn-quiz-text").inner_text() == q.text
+        parts = q.parts or (q,)
+        for part, field in zip(parts, box.locator("input").all()):
+            field.fill(quiz.shown(part).removeprefix("about ").removesuffix(" MiB"))
+        box.locator("button.cnn-quiz-check").click()
+        assert box.locator(".cnn-quiz-verdict").inner_text().count("Right") == len(parts)
+        assert box.locator("pre.cnn-quiz-why").inner_text() == q.explain()
+    # the theme's own scripts may fail on a file:// page (thebe declares a name twice); the
+    # quiz's must not
+    assert [e for e in errors if "quiz.js" in (e.stack or "")] == [], errors
+    page.close()
