@@ -193,7 +193,7 @@ def format_experiment(record: dict, metrics=("final_train_error", "final_test_er
     budget = chosen[0]
     head = (f"{record['name']}{' (pilot)' if pilot else ''}: {budget['train_size']:,} training "
             f"images at {budget.get('image_size', '?')}×{budget.get('image_size', '?')}, "
-            f"{budget['epochs']} epochs ({budget.get('steps', '?')} steps); "
+            f"{budget['epochs']} epochs ({budget.get('steps', 0):,} steps); "
             f"{'; '.join(devices)}; {' to '.join(dict.fromkeys([dates[0], dates[-1]]))}")
     rows = []
     for arm in records.arms(record, pilot):

@@ -226,6 +226,11 @@ def test_every_shipped_record_is_complete_and_matches_its_design(path):
                 exp.budget.epochs, exp.budget.train_size, exp.budget.image_size)
     for arm in exp.arms:
         assert len(records.runs(record, arm)) >= 3, f"{arm}: fewer than three seeds"
+    if any(run.get("variant", "").startswith("lr") for run in record["runs"]):
+        # a learning-rate pilot: the design runs each arm at the rate its pilot chose
+        chosen = records.pilot_choice(record)
+        assert {arm: c["hyper"]["lr"] for arm, c in chosen.items()} == {
+            arm: exp.hyper_for(arm)["lr"] for arm in exp.arms}
 
 
 def test_a_changed_design_replaces_a_pilots_only_record_and_is_refused_after_runs(tmp_path):
