@@ -8,6 +8,8 @@ reachable); without them the file is skipped and says which is missing.
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -155,12 +157,35 @@ def test_show_the_answer_and_bad_input(page):
         "unknown question kind outputs; the kinds are: output_size")
 
 
-# The pages that ask for a box, with the kinds each offers (None: all of them).
-PAGES = {"chapters/02_convolution": ["output_size", "parameters", "mult_adds", "receptive_field",
-                                     "activation_memory", "flatten_features"],
-         "chapters/06_vgg": ["parameters", "receptive_field", "flatten_features", "chain"],
-         "whiteboard/introduction": None}
+BOX = re.compile(r'<div class="cnn-quiz"(?: data-kinds="([^"]*)")?></div>')
 BUILT = ROOT / "_build" / "html"
+
+
+def pages_with_a_box() -> dict[str, list[str] | None]:
+    """Each page of the book that asks for a box, with the kinds it offers (None: all)."""
+    pages = {}
+    for path in sorted([*ROOT.glob("chapters/*.ipynb"), *ROOT.glob("whiteboard/*.*"),
+                        *ROOT.glob("book/*.*")]):
+        if path.suffix == ".ipynb":
+            text = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"]
+                             if c["cell_type"] == "markdown")
+        elif path.suffix == ".md":
+            text = path.read_text()
+        else:
+            continue
+        for found in BOX.finditer(text):
+            pages[str(path.relative_to(ROOT).with_suffix(""))] = (
+                found.group(1).split(",") if found.group(1) else None)
+    return pages
+
+
+PAGES = pages_with_a_box()
+
+
+def test_the_pages_that_issue_30_named_ask_for_a_box_with_kinds_that_exist():
+    assert {"chapters/02_convolution", "chapters/06_vgg", "whiteboard/introduction"} <= set(PAGES)
+    for kinds in PAGES.values():
+        assert kinds is None or (kinds and set(kinds) <= set(quiz.KINDS)), kinds
 
 
 @pytest.mark.parametrize("page_name", PAGES)
