@@ -30,6 +30,7 @@ RAW = {
     "a directive option": re.compile(r"^[\s>]*:(?:label|class|nonumber|sorted):", re.M),
     "a relative link to a page": re.compile(r"\]\((?![a-z]+://)[^)]*\.(?:md|ipynb)\b"),
     "a substitution": re.compile(r"\{\{[^}]*\}\}"),
+    "a quiz box": re.compile(r"<div\b[^>]*\bcnn-quiz\b"),  # quiz.js runs only in the book
 }
 GLUE_KEY = re.compile(r"\{glue(?::text)?\}`([\w]+)")
 
@@ -72,7 +73,7 @@ def test_the_raw_markup_check_finds_what_the_sources_hold():
     texts = [t for rel in SOURCES for t in markdown(nbformat.read(ROOT / rel, as_version=4))]
     kinds = {f.split(":")[0] for f in findings(texts)}
     assert kinds >= {"a MyST role", "a directive fence", "a label line", "a directive option",
-                     "a relative link to a page"}
+                     "a relative link to a page", "a quiz box"}
 
 
 @pytest.mark.parametrize("rel", SOURCES)
@@ -226,3 +227,33 @@ def test_a_solution_that_is_only_code_gets_a_note_and_only_the_first_says_how():
                              "first; then double-click the cell to see its code, and run "
                              "`cnnlib.colab.show_answers()` once to let it show its output.*")
     assert notes[1] == "### Exercise 2\n\nQ\n\n*Solution to Exercise 2: the folded cell below.*"
+
+
+def test_a_quiz_box_becomes_a_link_to_the_book_and_the_notebook_way(book):
+    """Colab runs no quiz.js: the empty div would show nothing under prose about a box."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(source) for source in (
+        '# LeNet-5\n\n<div class="cnn-quiz"></div>',
+        '## Practice questions\n\nClick.\n\n<div class="cnn-quiz" data-kinds="chain"></div>',
+        '<div class="cnn-quiz" data-kinds="parameters, receptive_field"></div>\n\n'
+        '```html\n<div class="cnn-quiz"></div>\n```')]
+    cells = make_colab.edition(nb, "practice/03_lenet5.ipynb", book, {}).cells
+    page = f"{book_ref.book_url()}chapters/03_lenet5.html"  # a practice copy's: its chapter
+    link = "[answer its questions on the page]({})"
+    assert link.format(page) in cells[0].source  # before any section: the page's top
+    assert cells[0].source.endswith("a code cell with `cnnlib.quiz.ask()` asks the same "
+                                    "questions: it prints a new question, reads your answer "
+                                    "and shows the derivation.")
+    assert cells[1].source.startswith("## Practice questions\n\nClick.\n\n> **Quiz box.**")
+    assert link.format(f"{page}#practice-questions") in cells[1].source
+    assert '`cnnlib.quiz.ask("chain")` asks the same questions' in cells[1].source
+    assert link.format(f"{page}#practice-questions") in cells[2].source  # the same section
+    assert ("a code cell with `cnnlib.quiz.ask()` prints a new question" in cells[2].source
+            and '`cnnlib.quiz.ask("parameters")` asks one kind (this box\'s kinds: '
+            "`parameters`, `receptive_field`)." in cells[2].source)
+    assert cells[2].source.endswith('```html\n<div class="cnn-quiz"></div>\n```')  # code
+    assert [findings([c.source.split("```")[0]]) for c in cells] == [[], [], []]
+    with pytest.raises(make_colab.EditionError, match="a quiz box the edition cannot convert"):
+        convert(book, '<div class="cnn-quiz">Try it</div>')
+    with pytest.raises(make_colab.EditionError, match=r"\['nope'\] not in cnnlib.quiz.KINDS"):
+        convert(book, '<div class="cnn-quiz" data-kinds="nope"></div>')

@@ -17,6 +17,9 @@ the sources (``make colab``; ``tools/release.py`` writes it with everything else
   their edition in Colab; label lines go;
 * an exercise becomes a headed section numbered as in the book, a solution and an "open only
   if stuck" box a ``<details>`` block, any other admonition a block quote with its title;
+* a quiz box (``<div class="cnn-quiz">``, run by ``_static/quiz.js`` in the HTML book; Colab
+  would show nothing) becomes a note linking to the box on the published page, with the
+  notebook's way to the same questions, ``cnnlib.quiz.ask()``;
 * answer cells (``# @title Solution ...`` or ``# @title Reference ...``, ``cnnlib.colab``)
   keep no saved output, so a reader sees an answer only after running it; every other cell
   keeps its outputs, and every code cell its source and tags, so an edition runs as its source.
@@ -56,6 +59,8 @@ EXPLICIT = re.compile(r"^(?P<text>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
 LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
 HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<text>.+?)[ \t]*$", re.M)
 EXTERNAL = ("http://", "https://", "mailto:", "#")
+QUIZ_BOX = re.compile(r'<div\b(?P<attrs>[^>]*\bclass="cnn-quiz"[^>]*)>\s*</div>')
+QUIZ_KINDS = re.compile(r'\bdata-kinds="(?P<kinds>[^"]*)"')
 
 # Markup that Colab would show as raw text; tests/test_colab_edition.py looks for these.
 RAW_MARKUP = {
@@ -64,6 +69,7 @@ RAW_MARKUP = {
     "label line": re.compile(r"^\([^)\s]+\)=\s*$", re.M),
     "directive option": re.compile(r"^\s*(?:>\s*)*:(?:label|class|nonumber):", re.M),
     "link to a source page": re.compile(r"\]\((?!https?://)[^)\s]*\.(?:md|ipynb)\b"),
+    "quiz box": re.compile(r"<div\b[^>]*\bcnn-quiz\b"),
 }
 
 
@@ -314,6 +320,8 @@ class Page:
     parts: int = 0  # how many of its prose parts the edition has written
     level: int = 2  # the level of the last heading seen
     told: bool = False  # whether a note has said how to open a folded solution cell
+    section: str = ""  # the anchor of the last heading seen ("": the page's top)
+    sections: set[str] = field(default_factory=set)  # every heading anchor seen so far
 
 
 def glue_values(nb) -> dict[str, str]:
@@ -432,6 +440,65 @@ def inline(text: str, page: Page) -> str:
     return convert_links(convert_roles(text, page), page)
 
 
+def section_anchor(heading: str, page: Page) -> str:
+    """The id Sphinx gives the section of a heading, or '' where it cannot be known.
+
+    Sphinx makes it with docutils' ``make_id`` from the title's text; a second section of the
+    same title gets a numbered id, so a repeat falls back to the page's top.
+    """
+    from docutils.nodes import make_id
+
+    text = re.sub(r"[`*]", "", LINK.sub(lambda m: m.group("text"), heading))
+    anchor = make_id(text)
+    if anchor in page.sections:
+        return ""
+    page.sections.add(anchor)
+    return anchor
+
+
+def quiz_note(attrs: str, page: Page) -> str:
+    """A quiz box as Colab can show it: where the box is, and the notebook's way to it."""
+    from cnnlib.quiz import KINDS
+
+    found = QUIZ_KINDS.search(attrs)
+    kinds = [k.strip() for k in found.group("kinds").split(",") if k.strip()] if found else []
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise EditionError(f"quiz box: {unknown} not in cnnlib.quiz.KINDS")
+    url = page.book.page_url(page.doc, page.section) if page.doc else page.book.base_url
+    does = "prints a new question, reads your answer and shows the derivation"
+    if len(kinds) > 1:
+        names = ", ".join(f"`{k}`" for k in kinds)
+        how = (f"a code cell with `cnnlib.quiz.ask()` {does}; "
+               f'`cnnlib.quiz.ask("{kinds[0]}")` asks one kind (this box\'s kinds: {names}).')
+    else:
+        call = f'ask("{kinds[0]}")' if kinds else "ask()"
+        how = f"a code cell with `cnnlib.quiz.{call}` asks the same questions: it {does}."
+    return (f"> **Quiz box.** The book's page has a quiz box here, which runs in a web "
+            f"browser, not in Colab: [answer its questions on the page]({url}). In this "
+            f"notebook, {how}")
+
+
+def convert_quiz_boxes(text: str, page: Page) -> str:
+    """Each quiz box of ``text`` (outside code blocks) as a note; headings set its anchor."""
+    either = re.compile(f"{HEADING.pattern}|{QUIZ_BOX.pattern}", re.M)
+
+    def one(m: re.Match) -> str:
+        if m.group("hashes"):
+            level = len(m.group("hashes"))
+            page.section = section_anchor(m.group("text"), page) if level > 1 else ""
+            return m.group(0)
+        return quiz_note(m.group("attrs"), page)
+
+    parts = re.split(r"(^(?:`{3,}|~{3,}).*?^(?:`{3,}|~{3,})[ \t]*$)", text, flags=re.M | re.S)
+    parts = [part if i % 2 else either.sub(one, part) for i, part in enumerate(parts)]
+    for left in (RAW_MARKUP["quiz box"].search(part) for part in parts[::2]):
+        if left:
+            raise EditionError(f"a quiz box the edition cannot convert: {left.group(0)!r}... "
+                               '(write it as <div class="cnn-quiz" data-kinds="..."></div>)')
+    return "".join(parts)
+
+
 def details(summary: str, body: str) -> str:
     """An HTML ``<details>`` block whose body Colab still reads as Markdown."""
     return f"<details>\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
@@ -453,7 +520,7 @@ def convert_markdown(text: str, page: Page) -> str:
     opened = False
     for block in blocks(text):
         if isinstance(block, str):
-            converted = inline(block, page)
+            converted = convert_quiz_boxes(inline(block, page), page)
             for m in HEADING.finditer(converted):
                 page.level = len(m.group("hashes"))
             if page.solution and converted.strip():  # the prose of a solution with code
@@ -503,7 +570,8 @@ def directive(block: Directive, page: Page) -> str:
 
 def _inner(page: Page) -> Page:
     """The same page for a directive's body: no open multi-cell solution inside it."""
-    return Page(page.book, page.folder, page.glue, page.doc, None, 0, page.level)
+    return Page(page.book, page.folder, page.glue, page.doc, None, 0, page.level,
+                section=page.section, sections=page.sections)
 
 
 def number_title(text: str, number: int | None) -> str:
