@@ -10,6 +10,7 @@ are code, so a record can be checked against the design that made it;
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -109,14 +110,23 @@ def check_hyper(hyper: dict) -> dict:
     schedule = hyper.get("schedule", "step")
     if schedule not in ("step", "one_cycle", "constant"):
         raise ValueError(f"schedule must be 'step', 'one_cycle' or 'constant', got {schedule!r}")
+    if hyper.get("optimizer", "SGD") != "SGD":
+        raise ValueError(f"the designs train with SGD (momentum); optimizer "
+                         f"{hyper['optimizer']!r} would be recorded but not used")
+    unread = {"pct_start": "one_cycle", "decay_at": "step"}
+    for key, needs in unread.items():
+        if key in hyper and schedule != needs:
+            raise ValueError(f"{key} is read only by the {needs!r} schedule; with {schedule!r} "
+                             "it would be recorded but not used: leave it out")
     for key, low, high, meaning in (("lr", 0, None, "above 0"),
                                     ("momentum", 0, 1, "from 0 to below 1"),
                                     ("weight_decay", 0, None, "0 or more"),
-                                    ("pct_start", 0, 1, "a fraction from 0 to 1")):
+                                    ("pct_start", 0, 1, "from 0 to below 1")):
         if key not in hyper and key == "pct_start":
             continue
         value = hyper.get(key)
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= low \
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) \
+            and math.isfinite(value) and value >= low \
             and (high is None or value < high) and (key != "lr" or value > 0)
         if not ok:
             raise ValueError(f"{key} must be a number {meaning}, got {value!r}")

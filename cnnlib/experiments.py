@@ -15,7 +15,10 @@ unless ``--out`` is given; a quick run is marked as such in its record.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
+import hashlib
+import json
 import platform
 import sys
 import time
@@ -100,7 +103,7 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
     base = exp.hyper_for(arm)
-    hyper = check_hyper({**base, **(hyper or {})})
+    hyper = _pilot_hyper(base, hyper)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
     if (epochs is not None or hyper != base) and not (pilot or quick):
@@ -114,13 +117,8 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         budget = Budget(budget.train_size, budget.test_size, epochs, budget.image_size,
                         budget.batch_size)
     variant = _variant(hyper, base, epochs) if pilot else ""
-    if out is not None and not replace and record_file(name, out).exists() and has_run(
-            load_record(name, out), arm, seed, pilot, quick, variant):
-        raise FileExistsError(f"{record_file(name, out)} already has {arm!r} with seed {seed} "
-                              f"(pilot={pilot}, quick={quick}"
-                              f"{f', variant={variant!r}' if variant else ''}): nothing was "
-                              "trained. Pass replace=True (--replace) to train it again and "
-                              "replace it")
+    if out is not None and record_file(name, out).exists():
+        _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace)
     dev = pick_device(device)
     if out is not None:
         Path(out).expanduser().mkdir(parents=True, exist_ok=True)
@@ -131,6 +129,8 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     checkpoint = None
     if checkpoints is not None:
         checkpoint = checkpoint_file(exp, arm, seed, budget, hyper, pilot, quick, checkpoints)
+        if replace and checkpoint.exists():  # train again, as asked; keep the old file
+            checkpoint.replace(checkpoint.with_suffix(".pt.replaced"))
     common = {
         "arm": arm, "seed": seed, "epochs": budget.epochs, "train_size": budget.train_size,
         "test_size": budget.test_size, "image_size": budget.image_size,
@@ -167,12 +167,58 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
 
 def checkpoint_file(exp: Experiment, arm: str, seed: int, budget: Budget, hyper: dict,
                     pilot: bool, quick: bool, folder) -> Path:
-    """Where a run keeps its checkpoint: one file per arm, seed, budget and changed setting."""
+    """Where a run keeps its checkpoint: one file per arm, seed, budget and changed setting,
+    named with a digest of everything that decides the run (the budget, the arm's inputs,
+    augmentation and initialisation, the hyper-parameters), so that a run of a changed design
+    never resumes another design's weights."""
+    if folder is None or not str(folder).strip():
+        raise ValueError("the checkpoint folder is empty: name a folder (e.g. checkpoints/)")
     tag = f"{'pilot-' if pilot else ''}{'quick-' if quick else ''}{budget.epochs}ep"
     if hyper != exp.hyper:
         tag += "-" + "-".join(f"{k}{hyper[k]}" for k in sorted(hyper)
                               if hyper[k] != exp.hyper.get(k))
-    return Path(folder).expanduser() / f"{exp.name}-{arm}-seed{seed}-{tag}.pt"
+    spec = {"budget": dataclasses.asdict(budget), "hyper": hyper, "dataset": exp.dataset,
+            "augment": exp.setting(arm, "augment", exp.augment),
+            "settings": exp.arm_settings.get(arm, {})}
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
+    name = f"{exp.name}-{arm}-seed{seed}-{tag}-{digest.hexdigest()[:8]}.pt"
+    return Path(folder).expanduser() / name.replace("/", "_").replace(" ", "")
+
+
+TUNABLE = ("lr", "momentum", "weight_decay", "schedule", "pct_start", "decay_at")
+
+
+def _pilot_hyper(base: dict, changes: dict | None) -> dict:
+    """The arm's hyper-parameters with a pilot's ``changes``: only what the optimiser reads
+    may change (a changed schedule drops the old schedule's own setting), checked."""
+    changes = dict(changes or {})
+    fixed = sorted(k for k in changes if k not in TUNABLE and changes[k] != base.get(k))
+    if fixed:
+        raise ValueError(f"a pilot may change {list(TUNABLE)}, not {fixed}: those are part "
+                         "of the design (cnnlib.designs); change them there")
+    hyper = {**base, **changes}
+    if changes.get("schedule", base.get("schedule")) != base.get("schedule"):
+        for key in ("pct_start", "decay_at"):
+            if key in base and key not in changes:
+                del hyper[key]
+    return check_hyper(hyper)
+
+
+def _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace):
+    """What append_run would refuse after training, refused before it: a damaged record, a
+    record of another design, a run it already holds (unless ``replace``)."""
+    path = record_file(exp.name, out)
+    record = load_record(exp.name, out)
+    design = json.loads(json.dumps(exp.design()))
+    if not replace and has_run(record, arm, seed, pilot, quick, variant):
+        raise FileExistsError(f"{path} already has {arm!r} with seed {seed} "
+                              f"(pilot={pilot}, quick={quick}"
+                              f"{f', variant={variant!r}' if variant else ''}): nothing was "
+                              "trained. Pass replace=True (--replace) to train it again and "
+                              "replace it")
+    if record["design"] != design and any(not r.get("pilot") for r in record["runs"]):
+        raise ValueError(f"{path} holds runs of another design than {exp.name}'s as it is "
+                         "now: nothing was trained. Write this run to another folder (--out)")
 
 
 VIEWS_RECORD = "test_time_augmentation"
@@ -203,6 +249,12 @@ def measure_views(name: str, arm: str, seed: int, checkpoints, *, out=None, devi
                          "finish its training first (run it again; it resumes)")
     model = exp.build(arm).to(dev)
     model.load_state_dict(state["model"])
+    if out is not None and not replace and record_file(VIEWS_RECORD, out).exists():
+        held = load_record(VIEWS_RECORD, out)
+        if any(has_run(held, f"{arm}/{view}", seed, False, quick) for view in VIEWS):
+            raise FileExistsError(f"{record_file(VIEWS_RECORD, out)} already has the views of "
+                                  f"{arm!r} seed {seed}: nothing was measured. Pass "
+                                  "replace=True (--replace) to measure them again")
     _, test = experiment_data(exp, budget, seed, dev, arm)
     start = time.perf_counter()
     errors = view_errors(model, test, VIEWS, padding=max(1, 4 * budget.image_size // 32))
@@ -319,14 +371,13 @@ def _parse(argv):
         args.hyper = {}
         for item in args.set:
             key, sep, value = item.partition("=")
-            if not sep or key not in exp.hyper and key != "pct_start":
-                p.error(f"--set takes KEY=VALUE with a key of {sorted(exp.hyper)} or "
-                        f"pct_start, got {item!r}")
+            if not sep or key not in TUNABLE:
+                p.error(f"--set takes KEY=VALUE with a key of {list(TUNABLE)}, got {item!r}")
             args.hyper[key] = _number(value)
         if (args.hyper or args.epochs) and not (args.pilot or args.quick):
             p.error("--set and --epochs change the design: they are for a pilot (--pilot)")
         try:
-            check_hyper({**exp.hyper, **args.hyper})
+            _pilot_hyper(exp.hyper, args.hyper)
         except ValueError as error:
             p.error(f"--set: {error}")
         if args.out and Path(args.out).expanduser().is_file():
@@ -363,9 +414,14 @@ def main(argv=None) -> int:
         return 0
     for seed in args.seeds:
         for arm in args.arms:
-            run = run_arm(args.name, arm, seed, device=args.device, quick=args.quick,
-                          out=args.out, checkpoints=args.checkpoints, pilot=args.pilot,
-                          epochs=args.epochs, hyper=args.hyper, replace=args.replace)
+            try:
+                run = run_arm(args.name, arm, seed, device=args.device, quick=args.quick,
+                              out=args.out, checkpoints=args.checkpoints, pilot=args.pilot,
+                              epochs=args.epochs, hyper=args.hyper, replace=args.replace)
+            except FileExistsError:  # refused before training: a sweep goes on
+                print(f"{args.name} {arm} seed {seed}: already in the record, skipped "
+                      "(--replace trains it again)", flush=True)
+                continue
             print(_one_line(args.name, run), flush=True)
     return 0
 

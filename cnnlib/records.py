@@ -38,7 +38,12 @@ def record_file(name: str, folder: str | os.PathLike | None = None) -> Path:
     """Where the record ``name`` lives: in ``folder``, or with the book's records."""
     if not isinstance(name, str) or not name or not name.replace("_", "").isalnum():
         raise ValueError(f"an experiment name is letters, digits and '_', got {name!r}")
-    return Path(folder).expanduser() / f"{name}.json" if folder else recorded_dir() / f"{name}.json"
+    if folder is None:
+        return recorded_dir() / f"{name}.json"
+    if not str(folder).strip():  # "" must not quietly mean the book's own records
+        raise ValueError("the record's folder is empty: name a folder (e.g. experiments/), or "
+                         "pass None to read the book's own records")
+    return Path(folder).expanduser() / f"{name}.json"
 
 
 def load_record(name: str, folder: str | os.PathLike | None = None) -> dict:
@@ -109,6 +114,9 @@ def append_run(name: str, run: dict, folder: str | os.PathLike, design: dict | N
                          f"in {recorded_dir()}")
     check_run(run)
     path = record_file(name, folder)
+    if path.parent.resolve() == recorded_dir().resolve():
+        raise ValueError(f"{path.parent} holds the book's own records, which runs do not write "
+                         "to: write to another folder, and copy a finished record there")
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
         return _append(path, name, folder, run, design, replace)
@@ -255,8 +263,18 @@ def _curve(run: dict, key: str) -> list[float]:
 
 def total_seconds(record: dict) -> float:
     """The training time of every run in the record, pilots included (a pilot that diverged
-    recorded no time)."""
-    return sum(r["seconds"] or 0.0 for r in record["runs"])
+    recorded no time). The views of one trained model were measured together and each
+    carries that time: it counts once."""
+    seen, total = set(), 0.0
+    for r in record["runs"]:
+        if r.get("evaluation"):
+            model = r.get("model", {})
+            key = (model.get("record"), model.get("arm"), model.get("seed"), r.get("quick"))
+            if key in seen:
+                continue
+            seen.add(key)
+        total += r["seconds"] or 0.0
+    return total
 
 
 def epochs_to(record: dict, arm: str, key: str, threshold: float,
@@ -271,16 +289,24 @@ def epochs_to(record: dict, arm: str, key: str, threshold: float,
 
 
 def pilot_choice(record: dict, key: str = "train_loss") -> dict[str, dict]:
-    """Per arm, the pilot variant whose last epoch had the lowest ``key``: ``{"variant",
-    "hyper", "value"}``. Diverged variants cannot win. The rule of a learning-rate pilot
-    ("the rate that trains fastest"), read back from the record so the page can show it."""
-    chosen = {}
+    """Per arm, the pilot variant whose last epoch had the lowest ``key``, averaged over the
+    variant's seeds: ``{"variant", "hyper", "value"}``. Diverged variants, and a run whose
+    value is not a finite number, cannot win. The rule of a learning-rate pilot ("the rate
+    that trains fastest"), read back from the record so the page can show it."""
+    values: dict[tuple[str, str], list[float]] = {}
+    hyper = {}
     for run in runs(record, pilot=True):
         value = _curve(run, key)[-1]
-        best = chosen.get(run["arm"])
-        if best is None or value < best["value"]:
-            chosen[run["arm"]] = {"variant": run.get("variant", ""), "hyper": run["hyper"],
-                                  "value": value}
-    if not chosen:
-        raise ValueError(f"the record {record.get('name')!r} has no pilot runs")
-    return {arm: chosen[arm] for arm in arms(record, pilot=True)}
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            continue
+        values.setdefault((run["arm"], run.get("variant", "")), []).append(value)
+        hyper[run["arm"], run.get("variant", "")] = run["hyper"]
+    if not values:
+        raise ValueError(f"the record {record.get('name')!r} has no pilot runs with a finite "
+                         f"{key!r}")
+    chosen = {}
+    for (arm, variant), vals in values.items():
+        mean = statistics.fmean(vals)
+        if arm not in chosen or mean < chosen[arm]["value"]:
+            chosen[arm] = {"variant": variant, "hyper": hyper[arm, variant], "value": mean}
+    return {arm: chosen[arm] for arm in arms(record, pilot=True) if arm in chosen}

@@ -3,6 +3,7 @@ their figure, and the records the book ships: complete, and made by the designs 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import multiprocessing
 import statistics
@@ -438,3 +439,97 @@ def test_epochs_to_a_threshold_per_seed_and_the_pilot_choice(tmp_path):
     assert records.total_seconds(record) == sum(r["seconds"] or 0 for r in record["runs"]) > 0
     choice = records.pilot_choice(record)
     assert choice == {"a": {"variant": "lr0.1", "hyper": {"lr": 0.1}, "value": 0.5}}
+
+
+# --- cases a stranger's attack on the API found (kept as tests) -------------------------------
+
+def test_an_empty_folder_never_means_the_books_own_records(tmp_path):
+    with pytest.raises(ValueError, match="folder is empty"):
+        records.record_file("relu_tanh", "")
+    with pytest.raises(ValueError, match="folder is empty"):
+        experiments.run_arm("relu_tanh", "relu", 7, quick=True, out="  ")
+    with pytest.raises(ValueError, match="the book's own records"):
+        records.append_run("relu_tanh", fake_run(), records.recorded_dir())
+
+
+def test_a_pilot_may_change_only_what_the_optimiser_reads(tmp_path):
+    for hyper, message in (({"optimizer": "Adam"}, "not \\['optimizer'\\]"),
+                           ({"shortcut": "B"}, "not \\['shortcut'\\]"),
+                           ({"learning_rate": 0.5}, "not \\['learning_rate'\\]"),
+                           ({"pct_start": 0.2}, "read only by the 'one_cycle'"),
+                           ({"lr": float("inf")}, "lr must be a number")):
+        with pytest.raises(ValueError, match=message):
+            experiments.run_arm("relu_tanh", "relu", 3, quick=True, pilot=True, hyper=hyper,
+                                out=tmp_path)
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "relu_tanh", "--quick", "--pilot", "--set",
+                          "optimizer=x/../../escaped"])
+    # a changed schedule drops the old schedule's own setting instead of failing on it
+    hyper = experiments._pilot_hyper({"schedule": "one_cycle", "pct_start": 0.3, "lr": 0.1,
+                                      "momentum": 0.9, "weight_decay": 0.0},
+                                     {"schedule": "step", "decay_at": [0.5]})
+    assert "pct_start" not in hyper and hyper["decay_at"] == [0.5]
+
+
+def test_a_checkpoint_is_named_by_everything_that_decides_the_run(tmp_path):
+    exp = experiments.get_experiment("relu_tanh")
+    budget, hyper = exp.budget, exp.hyper_for("relu")
+    name = experiments.checkpoint_file(exp, "relu", 0, budget, hyper, False, False, tmp_path)
+    changed = dataclasses.replace(exp, arm_settings={**exp.arm_settings,
+                                                     "relu": {"hyper": {"lr": 0.05},
+                                                              "inputs": "pixels"}})
+    other = experiments.checkpoint_file(changed, "relu", 0, budget, hyper, False, False,
+                                        tmp_path)
+    assert name != other and name.parent == other.parent == tmp_path
+    smaller = dataclasses.replace(budget, train_size=5000)
+    assert experiments.checkpoint_file(exp, "relu", 0, smaller, hyper, False, False,
+                                       tmp_path) != name
+
+
+def test_a_damaged_or_foreign_record_is_refused_before_training_even_with_replace(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(experiments, "experiment_data", lambda *a: pytest.fail("trained"))
+    (tmp_path / "relu_tanh.json").write_text("{not json")
+    with pytest.raises(ValueError, match="damaged"):
+        experiments.run_arm("relu_tanh", "relu", 0, quick=True, out=tmp_path, replace=True)
+    (tmp_path / "relu_tanh.json").unlink()
+    records.append_run("relu_tanh", fake_run("relu"), tmp_path, design={"other": 1})
+    with pytest.raises(ValueError, match="another design"):
+        experiments.run_arm("relu_tanh", "relu", 5, quick=True, out=tmp_path)
+
+
+def test_replace_trains_again_and_keeps_the_old_checkpoint_aside(tmp_path, data_dir):
+    ck = tmp_path / "ck"
+    first = experiments.run_arm("relu_tanh", "relu", 0, device="cpu", quick=True,
+                                out=tmp_path, checkpoints=ck)
+    again = experiments.run_arm("relu_tanh", "relu", 0, device="cpu", quick=True,
+                                out=tmp_path, checkpoints=ck, replace=True)
+    assert again["metrics"] == first["metrics"]  # trained again from scratch: the same run
+    assert len(list(ck.glob("*.pt.replaced"))) == 1 and len(list(ck.glob("*.pt"))) == 1
+
+
+def test_a_sweep_skips_the_runs_its_record_holds(tmp_path, data_dir, capsys):
+    argv = ["run", "relu_tanh", "--arms", "relu", "--seeds", "0", "--quick", "--out",
+            str(tmp_path), "--device", "cpu"]
+    assert experiments.main(argv) == 0
+    argv[argv.index("0")] = "0,1"
+    assert experiments.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "seed 0: already in the record, skipped" in out and "relu seed 1: train" in out
+
+
+def test_pilot_choice_averages_a_variants_seeds_and_ignores_nan(tmp_path):
+    for seed, (a, b) in enumerate(((1.0, 1.5), (3.0, 1.6))):
+        for variant, loss in (("lr0.1", a), ("lr0.01", b)):
+            run = {**fake_run(seed=seed, pilot=True), "variant": variant,
+                   "hyper": {"lr": float(variant[2:])}}
+            run["curves"]["train_loss"] = [2.0, 1.8, loss]
+            records.append_run("demo", run, tmp_path)
+    choice = records.pilot_choice(records.load_record("demo", tmp_path))
+    assert choice["a"]["variant"] == "lr0.01" and choice["a"]["value"] == pytest.approx(1.55)
+
+
+def test_the_views_of_one_model_count_their_time_once():
+    views = [{"arm": f"a/{v}", "seed": 0, "seconds": 4.5, "evaluation": True,
+              "model": {"record": "r", "arm": "a", "seed": 0}} for v in ("x", "y", "z")]
+    assert records.total_seconds({"runs": views + [{"seconds": 1.0}]}) == 5.5
