@@ -533,3 +533,9 @@ def test_the_views_of_one_model_count_their_time_once():
     views = [{"arm": f"a/{v}", "seed": 0, "seconds": 4.5, "evaluation": True,
               "model": {"record": "r", "arm": "a", "seed": 0}} for v in ("x", "y", "z")]
     assert records.total_seconds({"runs": views + [{"seconds": 1.0}]}) == 5.5
+
+
+def test_plot_record_names_arms_with_the_given_labels(tmp_path):
+    records.append_run("demo", fake_run(seed=0), tmp_path)
+    fig = plot_record(records.load_record("demo", tmp_path), labels={"a": "a, lr 0.1"})
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a, lr 0.1 (1 seed)"]

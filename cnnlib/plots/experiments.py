@@ -13,12 +13,14 @@ _LABELS = {"train_error": "training error (%)", "test_error": "test error (%)",
 
 
 def plot_record(record: dict, key: str = "train_error", panels=None, title: str | None = None,
-                pilot: bool = False, ylim=None):
+                pilot: bool = False, ylim=None, labels: dict | None = None):
     """Per-epoch ``key`` of every arm: the mean of its seeds as a line, their range as a band.
 
     ``panels`` groups arms side by side, e.g. ``{"plain": ["plain-20", "plain-56"], ...}``;
-    by default all arms share one panel. Every seed of an arm must have run the same epochs.
+    by default all arms share one panel. ``labels`` names arms in the legend (for instance
+    with their learning rates). Every seed of an arm must have run the same epochs.
     """
+    labels = labels or {}
     names = record_arms(record, pilot)
     if not names:
         raise ValueError(f"the record {record.get('name')!r} has no "
@@ -41,7 +43,8 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
             ax.fill_between(epochs, values.min(0), values.max(0), color=color_of[arm],
                             alpha=0.25, lw=0)
             ax.plot(epochs, values.mean(0), color=color_of[arm], lw=2,
-                    label=f"{arm} ({len(values)} seed{'s' if len(values) > 1 else ''})")
+                    label=f"{labels.get(arm, arm)} "
+                          f"({len(values)} seed{'s' if len(values) > 1 else ''})")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
