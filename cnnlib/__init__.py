@@ -56,9 +56,10 @@ _EXPORTS = {
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 # Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
 _MODULES = ("arithmetic", "bench", "callbacks", "checkpoint", "colab", "conv_from_scratch",
-            "data", "designs", "diagnose", "drills", "experiments", "fast", "folders", "history", "layers",
-            "loader", "models", "notebook", "optim", "plots", "quiz", "recipes", "records",
-            "reports", "results", "settings", "tables", "train")
+            "data", "designs", "diagnose", "drills", "experiments", "fast", "folders",
+            "history", "layers", "loader", "models", "notebook", "optim", "plots", "quiz",
+            "recipes", "records", "reports", "results", "settings", "tables", "test_time",
+            "train")
 
 
 def __getattr__(name: str):
