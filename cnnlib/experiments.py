@@ -333,37 +333,12 @@ def _parse(argv):
     v.add_argument("--replace", action="store_true", help="replace recorded measurements")
     args = p.parse_args(argv)
     if args.command == "views":
-        if args.name not in EXPERIMENTS:
-            p.error(f"unknown experiment {args.name!r}; known: {sorted(EXPERIMENTS)}")
-        exp = get_experiment(args.name)
-        args.arms = args.arms.split(",") if args.arms else list(exp.arms)
-        bad = [a for a in args.arms if a not in exp.arms]
-        if bad:
-            p.error(f"{args.name} has the arms {list(exp.arms)}, not {bad}")
-        try:
-            args.seeds = [int(s) for s in args.seeds.split(",")]
-        except ValueError:
-            p.error(f"--seeds is a comma-separated list of whole numbers, got {args.seeds!r}")
+        _arms_and_seeds(p, args)
         if args.out is None and not args.quick:
             p.error("--out FOLDER is required (where the record is written), except with --quick")
         return args
     if args.command == "run":
-        if args.name not in EXPERIMENTS:
-            p.error(f"unknown experiment {args.name!r}; known: {sorted(EXPERIMENTS)}")
-        exp = get_experiment(args.name)
-        if args.arms is not None and not args.arms.strip(", "):
-            p.error(f"--arms is empty; leave it out for every arm of {args.name}, or name "
-                    f"some of {list(exp.arms)}")
-        args.arms = args.arms.split(",") if args.arms else list(exp.arms)
-        bad = [a for a in args.arms if a not in exp.arms]
-        if bad:
-            p.error(f"{args.name} has the arms {list(exp.arms)}, not {bad}")
-        try:
-            args.seeds = [int(s) for s in args.seeds.split(",")]
-        except ValueError:
-            p.error(f"--seeds is a comma-separated list of whole numbers, got {args.seeds!r}")
-        if any(seed < 0 for seed in args.seeds) or len(set(args.seeds)) < len(args.seeds):
-            p.error(f"--seeds are different whole numbers >= 0, got {args.seeds}")
+        exp = _arms_and_seeds(p, args)
         if args.out is None and not args.quick:
             p.error("--out FOLDER is required (where the record is written), except with --quick")
         if args.epochs is not None and args.epochs < 1:
@@ -385,6 +360,30 @@ def _parse(argv):
         if args.out and Path(args.out).expanduser().is_file():
             p.error(f"--out is a folder for the record; {args.out} is a file")
     return args
+
+
+def _arms_and_seeds(p, args) -> Experiment:
+    """The experiment named on the command line, with its --arms and --seeds checked: known
+    arms, none twice, none empty; different whole seeds >= 0."""
+    if args.name not in EXPERIMENTS:
+        p.error(f"unknown experiment {args.name!r}; known: {sorted(EXPERIMENTS)}")
+    exp = get_experiment(args.name)
+    if args.arms is not None and not args.arms.strip(", "):
+        p.error(f"--arms is empty; leave it out for every arm of {args.name}, or name "
+                f"some of {list(exp.arms)}")
+    args.arms = args.arms.split(",") if args.arms else list(exp.arms)
+    bad = [a for a in args.arms if a not in exp.arms]
+    if bad:
+        p.error(f"{args.name} has the arms {list(exp.arms)}, not {bad}")
+    if len(set(args.arms)) < len(args.arms):
+        p.error(f"--arms names an arm twice: {args.arms}")
+    try:
+        args.seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        p.error(f"--seeds is a comma-separated list of whole numbers, got {args.seeds!r}")
+    if any(seed < 0 for seed in args.seeds) or len(set(args.seeds)) < len(args.seeds):
+        p.error(f"--seeds are different whole numbers >= 0, got {args.seeds}")
+    return exp
 
 
 def _number(text: str):
