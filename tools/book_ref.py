@@ -75,3 +75,19 @@ def book_url(root: Path = ROOT) -> str:
         raise ValueError(f"no html.baseurl in {root / '_config.yml'}: set it to the address "
                          "the HTML book is published at (the Colab edition links to it)")
     return url.rstrip("/") + "/"
+
+
+def disagreements(root: Path, files: dict, orphan: str, stale: str) -> list[str]:
+    """One line per generated file that differs from what ``files`` says it should hold
+    (its text, or None for a file whose source is gone): the check that ``make colab`` and
+    the release command share."""
+    wrong = []
+    for path, text in files.items():
+        name = str(path.relative_to(root))
+        if text is None:
+            wrong.append(f"{name}: {orphan}")
+        elif not path.exists():
+            wrong.append(f"{name}: missing")
+        elif path.read_text() != text:
+            wrong.append(f"{name}: {stale}")
+    return wrong

@@ -652,16 +652,8 @@ def plan(root: Path, sources: dict[str, nbformat.NotebookNode] | None = None
 
 
 def out_of_date(root: Path, files: dict[Path, str | None]) -> list[str]:
-    wrong = []
-    for path, text in files.items():
-        name = str(path.relative_to(root))
-        if text is None:
-            wrong.append(f"{name}: an edition of no source notebook")
-        elif not path.exists():
-            wrong.append(f"{name}: missing")
-        elif path.read_text() != text:
-            wrong.append(f"{name}: out of date")
-    return wrong
+    return book_ref.disagreements(root, files, "an edition of no source notebook",
+                                  "out of date")
 
 
 def write(files: dict[Path, str | None]) -> list[Path]:

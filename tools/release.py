@@ -261,16 +261,8 @@ def plan(root: Path) -> dict[Path, str | None]:
 
 def out_of_date(root: Path) -> list[str]:
     """What disagrees with the version, one line each; empty when everything is in sync."""
-    wrong = []
-    for path, text in plan(root).items():
-        name = str(path.relative_to(root))
-        if text is None:
-            wrong.append(f"{name}: a practice copy of no chapter")
-        elif not path.exists():
-            wrong.append(f"{name}: missing")
-        elif path.read_text() != text:
-            wrong.append(f"{name}: not in sync with version {book_ref.version(root)}")
-    return wrong
+    return book_ref.disagreements(root, plan(root), "a practice copy of no chapter",
+                                  f"not in sync with version {book_ref.version(root)}")
 
 
 def sync(root: Path) -> list[Path]:
