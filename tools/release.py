@@ -267,16 +267,7 @@ def out_of_date(root: Path) -> list[str]:
 
 def sync(root: Path) -> list[Path]:
     """Write every file from the version; return the files that changed."""
-    changed = []
-    for path, text in plan(root).items():
-        if text is None:
-            path.unlink()
-            changed.append(path)
-        elif not path.exists() or path.read_text() != text:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            changed.append(path)
-    return changed
+    return make_colab.write(plan(root))  # the same writer as make colab's
 
 
 def git(root: Path, *args: str) -> str:
