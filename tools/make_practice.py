@@ -183,11 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no chapters folder at {args.chapters}")
     files = plan(args.chapters, args.out)
     if args.check:
-        wrong = [f"{path.name}: {'missing' if not path.exists() else 'out of date'}"
-                 for path, text in files.items()
-                 if text is not None and (not path.exists() or path.read_text() != text)]
-        wrong += [f"{path.name}: no chapter of that name any more"
-                  for path, text in files.items() if text is None]
+        wrong = book_ref.disagreements(args.out, files, "no chapter of that name any more",
+                                       "out of date")
         if wrong:
             print("practice copies need regenerating (run `make practice`):\n  "
                   + "\n  ".join(wrong), file=sys.stderr)
