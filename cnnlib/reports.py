@@ -180,6 +180,17 @@ def achieved_rows(results: list[dict], model: str = "alexnet_cifar") -> list[dic
     return rows
 
 
+def times_as_many(slow: list, fast: list, limit: int) -> list[str]:
+    """Per seed, how many times the epochs of the ``fast`` arm the ``slow`` arm needed to
+    reach a threshold (two lists from :func:`cnnlib.records.epochs_to`), as text: ``"1.5"``;
+    ``"more than 2.0"`` where ``slow`` never got there within ``limit`` epochs; ``"–"`` where
+    ``fast`` never did (no ratio can be read)."""
+    if len(slow) != len(fast):
+        raise ValueError(f"one value per seed in both lists, got {len(slow)} and {len(fast)}")
+    return ["–" if f is None else f"{s / f:.1f}" if s else f"more than {limit / f:.1f}"
+            for s, f in zip(slow, fast)]
+
+
 def format_experiment(record: dict, metrics=("final_train_error", "final_test_error"),
                       pilot: bool = False) -> str:
     """An experiment record as a table: per arm, its seeds, each metric as mean ± sd with the

@@ -544,3 +544,10 @@ def test_plot_record_names_arms_with_the_given_labels(tmp_path):
     records.append_run("demo", fake_run(seed=0), tmp_path)
     fig = plot_record(records.load_record("demo", tmp_path), labels={"a": "a, lr 0.1"})
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["a, lr 0.1 (1 seed)"]
+
+
+def test_times_as_many_reads_ratios_and_bounds_per_seed():
+    from cnnlib.reports import times_as_many
+    assert times_as_many([15, None, 12], [10, 8, None], 20) == ["1.5", "more than 2.5", "–"]
+    with pytest.raises(ValueError, match="one value per seed"):
+        times_as_many([1], [1, 2], 20)
