@@ -32,7 +32,7 @@ from .data import channel_stats, dataset_info, load_tensors, subset
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
                       get_experiment)
 from .loader import TensorLoader
-from .records import append_run, has_run, load_record, record_file
+from .records import append_run, has_run, load_record, record_file, written_file
 from .results import device_label
 from .settings import pick_device, seed_everything, versions
 from .test_time import VIEWS, view_errors
@@ -119,7 +119,7 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         budget = Budget(budget.train_size, budget.test_size, epochs, budget.image_size,
                         budget.batch_size)
     variant = _variant(hyper, base, epochs) if pilot else ""
-    if out is not None and record_file(name, out).exists():
+    if out is not None and written_file(record_file(name, out)).exists():
         _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace)
     dev = pick_device(device)
     if out is not None:

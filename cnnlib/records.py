@@ -48,21 +48,63 @@ def record_file(name: str, folder: str | os.PathLike | None = None) -> Path:
 
 def load_record(name: str, folder: str | os.PathLike | None = None) -> dict:
     """The record ``name`` (its ``design`` and ``runs``), from ``folder`` or the book's records."""
-    path = record_file(name, folder)
+    return _read(record_file(name, folder), name)
+
+
+def _read(path: Path, name: str) -> dict:
+    """The record at ``path``, checked to be one: a clear error names what it holds instead."""
+    if path.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, where the record {name!r} would be a "
+                                "file: move the folder away, or write the record elsewhere")
     if not path.is_file():
         known = sorted(p.stem for p in path.parent.glob("*.json")) if path.parent.is_dir() else []
         raise FileNotFoundError(f"no experiment record {path}; records there: {known or 'none'}. "
                                 "Make one with python -m cnnlib.experiments run NAME")
     try:
-        record = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path} is damaged (not JSON: {error}); nothing was changed. Restore "
                          "it (git checkout, or a copy), or move it away to start a new "
                          "record") from None
-    if not isinstance(record, dict) or record.get("format") != RECORD_FORMAT \
-            or "runs" not in record:
-        raise ValueError(f"{path} is not an experiment record of format {RECORD_FORMAT}")
+    wrong = _not_a_record(record)
+    if wrong:
+        raise ValueError(
+            f"{path} is not an experiment record of format {RECORD_FORMAT}: {wrong}. A record "
+            f'is a JSON object {{"format": {RECORD_FORMAT}, "name": ..., "design": {{...}}, '
+            '"runs": [{"arm": ..., "seed": ..., ...}, ...]}, as python -m '
+            "cnnlib.experiments run writes it; nothing was changed. Restore it (git checkout, "
+            "or a copy), or move it away to start a new record")
     return record
+
+
+def _not_a_record(record) -> str:
+    """What keeps parsed JSON from being a record the readers can use ("" if nothing): the
+    shape every reader relies on, not every field of every run (:func:`check_run`)."""
+    if not isinstance(record, dict):
+        return f"it holds a JSON {_json_kind(record)}, not an object"
+    if record.get("format") != RECORD_FORMAT or isinstance(record.get("format"), bool):
+        return (f"its 'format' is {record['format']!r}" if "format" in record
+                else "it has no 'format'")
+    if not isinstance(record.get("runs"), list):
+        return (f"its 'runs' is a JSON {_json_kind(record['runs'])}, not a list"
+                if "runs" in record else "it has no 'runs'")
+    if not isinstance(record.get("design", {}), dict):
+        return f"its 'design' is a JSON {_json_kind(record['design'])}, not an object"
+    for i, run in enumerate(record["runs"]):
+        if not isinstance(run, dict):
+            return f"runs[{i}] is a JSON {_json_kind(run)}, not an object"
+        if not isinstance(run.get("arm"), str):
+            return f"runs[{i}] has no arm (a string)"
+        seed = run.get("seed")
+        if isinstance(seed, bool) or not isinstance(seed, int):
+            return f"runs[{i}] (arm {run['arm']!r}) has no seed (a whole number)"
+    return ""
+
+
+def _json_kind(value) -> str:
+    kinds = {dict: "object", list: "list", str: "string", bool: "true/false", int: "number",
+             float: "number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 def check_run(run: dict) -> dict:
@@ -113,20 +155,35 @@ def append_run(name: str, run: dict, folder: str | os.PathLike, design: dict | N
         raise ValueError("append_run needs the folder to write to; the book's own records are "
                          f"in {recorded_dir()}")
     check_run(run)
-    path = record_file(name, folder)
+    path = written_file(record_file(name, folder))
     if path.parent.resolve() == recorded_dir().resolve():
         raise ValueError(f"{path.parent} holds the book's own records, which runs do not write "
                          "to: write to another folder, and copy a finished record there")
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
-        return _append(path, name, folder, run, design, replace)
+        return _append(path, name, run, design, replace)
 
 
-def _append(path: Path, name: str, folder, run: dict, design: dict | None, replace: bool) -> Path:
+def written_file(path: Path) -> Path:
+    """The file an append rewrites: a record reached through a symbolic link is its target
+    (replacing the link by a file would leave the target without the new run)."""
+    if not path.is_symlink():
+        return path
+    target = Path(os.path.realpath(path))
+    if not target.exists():
+        raise FileNotFoundError(f"{path} is a symbolic link to {target}, which does not exist: "
+                                "nothing was written. Point the link at a record, or remove it "
+                                "to start a new record there")
+    return target
+
+
+def _append(path: Path, name: str, run: dict, design: dict | None, replace: bool) -> Path:
+    """Read, change and rewrite ``path`` (the lock held)."""
     if path.exists():
-        record = load_record(name, folder)
+        record = _read(path, name)
     else:
         record = {"format": RECORD_FORMAT, "name": name, "design": design or {}, "runs": []}
+    record.setdefault("design", {})
     if design is not None and design != record["design"]:
         kept = [r for r in record["runs"] if not r.get("pilot")]
         if kept:

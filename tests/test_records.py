@@ -250,6 +250,57 @@ def test_a_damaged_record_is_named_and_left_alone(tmp_path):
     assert (tmp_path / "demo.json").read_text() == '{"format": 1, "runs": ['
 
 
+@pytest.mark.parametrize("text, says", [
+    ("[]", "it holds a JSON list, not an object"),
+    ("3", "it holds a JSON number, not an object"),
+    ("{}", "it has no 'format'"),
+    ('{"format": 2, "runs": []}', "its 'format' is 2"),
+    ('{"format": 1}', "it has no 'runs'"),
+    ('{"format": 1, "runs": "oops", "design": {}}', "its 'runs' is a JSON string, not a list"),
+    ('{"format": 1, "runs": [], "design": []}', "its 'design' is a JSON list"),
+    ('{"format": 1, "runs": [7]}', "runs[0] is a JSON number, not an object"),
+    ('{"format": 1, "runs": [{"arm": "relu"}]}', "runs[0] (arm 'relu') has no seed"),
+    ('{"format": 1, "runs": [{"seed": 0}]}', "runs[0] has no arm"),
+])
+def test_valid_json_that_is_no_record_says_what_a_record_is(tmp_path, text, says):
+    (tmp_path / "demo.json").write_text(text)
+    for attempt in (lambda: records.load_record("demo", tmp_path),
+                    lambda: records.append_run("demo", fake_run(), tmp_path)):
+        with pytest.raises(ValueError) as error:
+            attempt()
+        message = str(error.value)
+        assert f"not an experiment record of format 1: {says}" in message
+        assert '{"format": 1,' in message and "move it away" in message
+    assert (tmp_path / "demo.json").read_text() == text
+
+
+def test_a_record_of_bytes_or_a_folder_in_its_place_is_named(tmp_path):
+    (tmp_path / "demo.json").write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(ValueError, match="is damaged"):
+        records.load_record("demo", tmp_path)
+    (tmp_path / "other.json").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        records.load_record("other", tmp_path)
+
+
+def test_a_record_reached_through_a_symbolic_link_grows_at_its_target(tmp_path):
+    kept, folder = tmp_path / "kept", tmp_path / "rec"
+    records.append_run("demo", fake_run(seed=0), kept, design={"arms": ["a"]})
+    folder.mkdir()
+    (folder / "demo.json").symlink_to("../kept/demo.json")
+    records.append_run("demo", fake_run(seed=1), folder)
+    assert (folder / "demo.json").is_symlink()
+    assert [r["seed"] for r in records.load_record("demo", kept)["runs"]] == [0, 1]
+    (folder / "gone.json").symlink_to("../kept/nothing.json")
+    with pytest.raises(FileNotFoundError, match="symbolic link to .*nothing.json, which does "
+                                                "not exist"):
+        records.append_run("gone", fake_run(), folder)
+    (folder / "relu_tanh.json").symlink_to("../kept/nothing.json")
+    with pytest.raises(FileNotFoundError, match="which does not exist"):  # before training
+        experiments.run_arm("relu_tanh", "relu", 0, quick=True, out=folder)
+    assert not (kept / "nothing.json").exists()
+
+
 def test_metrics_given_as_fractions_are_refused(tmp_path):
     run = fake_run(train=10.0)
     run["metrics"]["final_train_error"] = 0.1  # the curves say 10 %
