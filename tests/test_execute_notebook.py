@@ -129,3 +129,35 @@ def test_a_real_run_uses_the_checked_mode_and_no_tcp(tmp_path):
     assert nb.cells[1].outputs[0]["text"] == "quick\n"
     assert nb.metadata["cnnlib"]["code_sha256"] == tool.code_digest(nb)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.ipynb"]
+
+
+def test_cells_runs_the_setup_and_the_named_cells_and_keeps_every_other_output(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell(
+        "import types\ncnnlib = types.SimpleNamespace(setup=lambda: 41)\n"
+        "run = cnnlib.setup()")
+    chosen = nbformat.v4.new_code_cell("print(run + 1)")
+    kept = nbformat.v4.new_code_cell("print('made by a long run')")
+    for cell, text in ((setup, "banner\n"), (chosen, "stale\n"), (kept, "long run\n")):
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        cell.execution_count = 7
+    nb.cells = [setup, nbformat.v4.new_markdown_cell("text"), kept, chosen]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    assert tool.main([str(path), "--cells", chosen.id]) == 0
+    done = nbformat.read(path, as_version=4)
+    texts = [c.outputs[0].text for c in done.cells if c.cell_type == "code"]
+    assert texts == ["banner\n", "long run\n", "42\n"]  # only the named cell's changed
+    assert [c.execution_count for c in done.cells if c.cell_type == "code"] == [1, 2, 3]
+    assert done.metadata["cnnlib"]["code_sha256"] == tool.code_digest(done)
+
+
+def test_cells_refuses_an_unknown_id_or_a_markdown_cell_before_running(tmp_path, capsys):
+    path = notebook(tmp_path / "a.ipynb", None, "run = cnnlib.setup()")
+    markdown = nbformat.read(path, as_version=4).cells[0].id
+    for ids in ("nope", markdown):
+        with pytest.raises(SystemExit):
+            tool.main([str(path), "--cells", ids])
+        assert "--cells names code cells" in capsys.readouterr().err

@@ -8,6 +8,12 @@ outputs come from a full-mode run (the banner ``cnnlib.setup()`` printed says ``
 full``) is not executed in quick mode: that would replace the real run's outputs with a
 smoke test's. ``--allow-quick`` does it anyway. Nothing runs if any notebook is refused.
 
+``--cells ID,ID`` runs only the set-up cell (the one that calls ``cnnlib.setup()``) and the
+named cells, in one kernel, and puts only their outputs in place; every other output is
+kept. It is for cells whose outputs do not depend on the mode or on the cells left out
+(they read the shipped experiment records, or compute at initialisation) in a chapter whose
+long runs cannot be repeated; the code cells are then numbered 1..N again.
+
 Progress bars are turned off (CNNLIB_PROGRESS=0) so the committed outputs stay readable.
 The notebook's metadata records a digest of the code it ran (``code_digest``), so a test
 can tell when a cell was edited after the outputs were made. The kernel talks to this
@@ -96,13 +102,74 @@ def execute(path: Path, mode: str) -> float:
     return time.perf_counter() - start
 
 
+def setup_cell(nb):
+    """The code cell that calls ``cnnlib.setup()``: every cell run alone needs it."""
+    found = [c for c in nb.cells if c.cell_type == "code" and "cnnlib.setup(" in c.source]
+    if len(found) != 1:
+        raise ValueError(f"--cells needs exactly one code cell that calls cnnlib.setup(), "
+                         f"found {len(found)}")
+    return found[0]
+
+
+def execute_cells(path: Path, mode: str, ids: list[str]) -> float:
+    """Run the set-up cell and the cells ``ids`` of ``path`` in one kernel, in that order,
+    and save the notebook with their new outputs and every other output as it was."""
+    nb = nbformat.read(path, as_version=4)
+    by_id = {c.get("id"): c for c in nb.cells}
+    unknown = [i for i in ids if i not in by_id]
+    not_code = [i for i in ids if i in by_id and by_id[i].cell_type != "code"]
+    if unknown or not_code or not ids:
+        raise ValueError(f"--cells names code cells of {path} by id: unknown {unknown}, "
+                         f"not code {not_code}" if ids else "--cells names no cell")
+    setup = setup_cell(nb)
+    chosen = [by_id[i] for i in ids if by_id[i] is not setup]
+    scratch = nbformat.v4.new_notebook(metadata=nb.metadata)
+    scratch.cells = [nbformat.v4.new_code_cell(c.source) for c in [setup, *chosen]]
+    os.environ.setdefault("CNNLIB_PROGRESS", "0")
+    os.environ["CNNLIB_MODE"] = mode
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="cnnlib-kernel-") as sockets:
+        ipc = {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}
+        local = {} if os.name == "nt" else ipc
+        manager = KernelManager(kernel_name="python3", **local)
+        NotebookClient(scratch, km=manager, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell, done in zip(chosen, scratch.cells[1:]):
+        cell.outputs = done.outputs
+    number = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.source.strip():
+            number += 1
+            cell.execution_count = number
+            for output in cell.outputs:
+                if "execution_count" in output:
+                    output.execution_count = number
+    nb.metadata["cnnlib"] = {"code_sha256": code_digest(nb)}
+    nbformat.write(nb, path)
+    return time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--allow-quick", action="store_true",
                         help="replace full-mode outputs with a quick-mode run")
+    parser.add_argument("--cells", type=lambda s: [i for i in s.split(",") if i],
+                        help="run only the set-up cell and these cells (ids, comma-"
+                             "separated) and keep every other output")
     args = parser.parse_args(argv)
     mode, source = run_mode()
+    if args.cells is not None:
+        if len(args.notebooks) != 1:
+            parser.error("--cells takes one notebook")
+        path = args.notebooks[0]
+        try:
+            seconds = execute_cells(path, mode, args.cells)
+        except ValueError as error:
+            parser.error(str(error))
+        print(f"{path}: cells {', '.join(args.cells)} executed in {seconds:.1f} s "
+              f"(mode {mode}, {source}); every other output kept")
+        return 0
     refused = [] if args.allow_quick else refusals(args.notebooks, mode, source)
     if refused:
         print("\n".join(["execute_notebook: nothing executed.", *refused]),
