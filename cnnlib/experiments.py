@@ -19,6 +19,7 @@ import dataclasses
 import datetime
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -27,6 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ._args import whole_number
 from .checkpoint import read_checkpoint
 from .data import channel_stats, dataset_info, load_tensors, subset
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
@@ -101,13 +103,17 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     ``quick`` trains
     :data:`QUICK_BUDGET` at the design's image size.
     """
+    _check_types(quick=quick, pilot=pilot, progress=progress, replace=replace, hyper=hyper,
+                 out=out, checkpoints=checkpoints)
     exp = get_experiment(name)
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
     base = exp.hyper_for(arm)
     hyper = _pilot_hyper(base, hyper)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    seed = _seed(seed)
+    if epochs is not None:
+        epochs = whole_number("epochs", epochs, 1, meaning="the epochs a pilot trains; None "
+                              "for the design's")
     if (epochs is not None or hyper != base) and not (pilot or quick):
         raise ValueError("a run with other epochs or hyper-parameters than the design's is a "
                          "pilot: pass pilot=True (--pilot), or change the design")
@@ -165,6 +171,30 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if out is not None:
         append_run(name, result, out, design=exp.design(), replace=replace)
     return result
+
+
+def _check_types(*, hyper, out, checkpoints, **flags) -> None:
+    """The flags are True or False, ``hyper`` a dict, the folders paths: checked before any
+    data is read ("no" is a true string, and a record would hold it as the flag's value)."""
+    for key, value in flags.items():
+        if not isinstance(value, bool):
+            raise TypeError(f"{key} must be True or False, got {value!r} "
+                            f"(a {type(value).__name__})")
+    if hyper is not None and not isinstance(hyper, dict):
+        raise TypeError(f"hyper must be a dict of the hyper-parameters a pilot changes, such "
+                        f"as {{'lr': 0.1}}, or None; got {hyper!r} (a {type(hyper).__name__})")
+    for key, value in (("out", out), ("checkpoints", checkpoints)):
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(f"{key} must be a folder (a str or Path) or None, got {value!r} "
+                            f"(a {type(value).__name__})")
+        if value is not None and str(value).strip() and Path(value).expanduser().is_file():
+            raise FileExistsError(f"{key} is a folder, and {value} is a file: name a folder")
+
+
+def _seed(seed) -> int:
+    """A run's seed as a plain int (a record stores it as JSON), in torch's range."""
+    return whole_number("seed", seed, 0, 2**64 - 1, meaning="the seed fixes the initial "
+                        "weights and the order of the batches")
 
 
 def checkpoint_file(exp: Experiment, arm: str, seed: int, budget: Budget, hyper: dict,
@@ -232,6 +262,8 @@ def measure_views(name: str, arm: str, seed: int, checkpoints, *, out=None, devi
     each view of :mod:`cnnlib.test_time` (centre, mirror, ten crops), on the design's test
     images; append one evaluation run per view, arm ``"<arm>/<view>"``, to the record
     ``test_time_augmentation`` in ``out``. The views of one model are paired."""
+    _check_types(quick=quick, replace=replace, hyper=None, out=out, checkpoints=checkpoints)
+    seed = _seed(seed)
     exp = get_experiment(name)
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")

@@ -508,6 +508,43 @@ def test_an_empty_folder_never_means_the_books_own_records(tmp_path):
         records.append_run("relu_tanh", fake_run(), records.recorded_dir())
 
 
+@pytest.mark.parametrize("changes, error, message", [
+    ({"quick": "no"}, TypeError, "quick must be True or False, got 'no' (a str)"),
+    ({"pilot": "no"}, TypeError, "pilot must be True or False, got 'no'"),
+    ({"replace": 1}, TypeError, "replace must be True or False, got 1 (a int)"),
+    ({"progress": None}, TypeError, "progress must be True or False"),
+    ({"hyper": "lr=0.1"}, TypeError, "hyper must be a dict of the hyper-parameters"),
+    ({"out": 3}, TypeError, "out must be a folder (a str or Path) or None, got 3"),
+    ({"checkpoints": ["ck"]}, TypeError, "checkpoints must be a folder"),
+    ({"out": "FILE"}, FileExistsError, "out is a folder, and "),
+    ({"checkpoints": "FILE"}, FileExistsError, "checkpoints is a folder, and "),
+    ({"seed": "0"}, TypeError, "seed must be a whole number from 0 to "),
+    ({"seed": 2**70}, ValueError, "seed must be from 0 to 18,446,744,073,709,551,615"),
+    ({"epochs": 0}, ValueError, "epochs must be >= 1, got 0"),
+    ({"epochs": "2"}, TypeError, "epochs must be a whole number >= 1, got '2'"),
+])
+def test_run_arm_refuses_wrong_types_before_reading_data(tmp_path, monkeypatch, changes, error,
+                                                          message):
+    monkeypatch.setattr(experiments, "experiment_data", lambda *a: pytest.fail("read data"))
+    (tmp_path / "FILE").write_text("x")
+    args = {"seed": 0, "quick": True, "pilot": True, "out": tmp_path / "rec", **changes}
+    for key in ("out", "checkpoints"):
+        if args.get(key) == "FILE":
+            args[key] = tmp_path / "FILE"
+    with pytest.raises(error) as caught:
+        experiments.run_arm("relu_tanh", "relu", args.pop("seed"), **args)
+    assert message in str(caught.value)
+    assert not (tmp_path / "rec").exists()
+
+
+def test_run_arm_records_a_numpy_seed_as_a_plain_int(tmp_path, data_dir):
+    import numpy as np
+    run = experiments.run_arm("relu_tanh", "relu", np.int64(2), device="cpu", quick=True,
+                              out=tmp_path)
+    assert type(run["seed"]) is int
+    assert records.load_record("relu_tanh", tmp_path)["runs"][0]["seed"] == 2
+
+
 def test_a_pilot_may_change_only_what_the_optimiser_reads(tmp_path):
     for hyper, message in (({"optimizer": "Adam"}, "not \\['optimizer'\\]"),
                            ({"shortcut": "B"}, "not \\['shortcut'\\]"),
