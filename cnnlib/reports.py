@@ -81,13 +81,22 @@ def format_bench(r: dict) -> str:
                 w = key.rsplit("workers", 1)[1]
                 lines.append(f"  {'DataLoader + PIL, num_workers=' + w:<34}"
                              f"{format_rate(value['images_per_s']):>9} images/s   tensor loader "
-                             f"{format_ratio(d[f'speedup_vs_workers{w}'])} faster")
+                             f"{faster_or_slower(d[f'speedup_vs_workers{w}'])}")
     if r["mode"] == "quick":
         lines += ["", "(quick mode: few steps per measurement; compare ratios, not digits)"]
     if r.get("complete") is False:
         done = ", ".join(["data path"] * bool(d) + list(r.get("models") or ())) or "nothing"
         lines += ["", f"(incomplete: the run stopped after measuring {done})"]
     return "\n".join(lines)
+
+
+def faster_or_slower(ratio) -> str:
+    """A speed ratio in words that stay true below 1: ``1.4x slower``, not ``0.7x faster``."""
+    if ratio is None:
+        return "-"
+    if ratio >= 1:
+        return f"{format_ratio(ratio)} faster"
+    return f"{format_ratio(1 / ratio)} slower"
 
 
 def format_recipe(result: dict) -> str:

@@ -12,6 +12,7 @@ One evaluation loop, :func:`eval_outputs`, serves ``evaluate``, ``predict`` and
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import time
@@ -19,7 +20,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+
+if importlib.util.find_spec("ipywidgets") is not None:
+    from tqdm.auto import tqdm  # a widget bar in notebooks, a text bar elsewhere
+else:  # tqdm.auto would warn "IProgress not found" in a notebook and draw no bar
+    from tqdm.std import tqdm
 
 from ._first_batch import (check_inputs, check_loss_fn, check_outputs, check_test_labels,
                            first_loss)

@@ -144,3 +144,11 @@ def test_plot_throughput_draws_two_bars_per_run_and_model_on_a_log_axis():
     plt.close(fig)
     with pytest.raises(ValueError, match="share no measured model"):
         plots.plot_throughput({"CPU": cpu, "GPU": _run("cuda", {"c": 1.0})})
+
+
+def test_a_speed_ratio_below_one_reads_slower_not_faster():
+    from cnnlib.reports import faster_or_slower
+    assert faster_or_slower(5.83) == "5.8x faster"
+    assert faster_or_slower(0.7) == "1.4x slower"  # not "0.7x faster"
+    assert faster_or_slower(1.0) == "1.0x faster"
+    assert faster_or_slower(None) == "-"

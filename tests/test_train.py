@@ -250,3 +250,19 @@ def test_spread_reports_mean_sd_range_and_runs_that_never_reached():
     assert spread([4, None, 6], short=True) == "5.0 ± 1.4 (1 of 3 never)"
     with pytest.raises(ValueError):
         spread([])
+
+
+def test_without_ipywidgets_the_progress_bar_is_tqdms_text_bar():
+    """tqdm.auto in a notebook without ipywidgets warns 'IProgress not found'; cnnlib
+    takes the text bar instead (Colab has ipywidgets, a bare Jupyter may not)."""
+    import subprocess
+    import sys
+    code = ("import importlib.util, sys\n"
+            "real = importlib.util.find_spec\n"
+            "importlib.util.find_spec = lambda name, *a: None if name == 'ipywidgets' "
+            "else real(name, *a)\n"
+            "import cnnlib.train\n"
+            "print(cnnlib.train.tqdm.__module__)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "tqdm.std"
