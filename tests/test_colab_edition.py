@@ -257,3 +257,21 @@ def test_a_quiz_box_becomes_a_link_to_the_book_and_the_notebook_way(book):
         convert(book, '<div class="cnn-quiz">Try it</div>')
     with pytest.raises(make_colab.EditionError, match=r"\['nope'\] not in cnnlib.quiz.KINDS"):
         convert(book, '<div class="cnn-quiz" data-kinds="nope"></div>')
+
+
+def test_exercises_outside_the_numbered_parts_carry_no_number_from_the_whole_book():
+    """sphinx-exercise numbers the exercises of pages outside the numbered parts across the
+    whole book (the drills' had 1-14, the flashcards' 15-34); there they say :nonumber:,
+    and the edition calls them 'Exercise' as the book does."""
+    book = make_colab.read_book(ROOT, make_colab.source_notebooks(ROOT))
+    unnumbered = [doc for doc, numbered in make_colab.toc_order(ROOT) if not numbered]
+    found = 0
+    for doc in unnumbered:
+        path = ROOT / (doc + book.suffixes.get(doc, ".md"))
+        texts = (make_colab.markdown_texts(nbformat.read(path, as_version=4))
+                 if path.suffix == ".ipynb" else [path.read_text()])
+        for label, counted in make_colab.exercise_labels(texts):
+            found += 1
+            assert not counted, f"{doc}: exercise {label!r} needs :nonumber:"
+            assert book.targets[label].text == "Exercise"
+    assert found >= 40  # drills, flashcards and the appendix

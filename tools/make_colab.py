@@ -128,13 +128,15 @@ def toc_order(root: Path) -> list[tuple[str, bool]]:
     return pages
 
 
-def exercise_labels(texts: list[str]) -> list[str]:
-    """The labels of a page's exercises, in order (an exercise without a label: '')."""
+def exercise_labels(texts: list[str]) -> list[tuple[str, bool]]:
+    """The labels of a page's exercises, in order (an exercise without a label: ''), each
+    with whether it is numbered (sphinx-exercise's ``:nonumber:`` turns that off)."""
     labels = []
     for text in texts:
         for block in blocks(text):
             if isinstance(block, Directive) and block.name == "exercise":
-                labels.append(block.options.get("label", ""))
+                labels.append((block.options.get("label", ""),
+                               "nonumber" not in block.options))
     return labels
 
 
@@ -210,7 +212,8 @@ def read_book(root: Path, sources: dict[str, nbformat.NotebookNode]) -> Book:
     number, unnumbered_count = 0, 0
     numbers: dict[str, str] = {}  # exercise label -> "10.3" or "15"
     for doc, numbered in order + [(d, False) for d in texts if d not in dict(order)]:
-        labels = exercise_labels(texts.get(doc, []))
+        found = exercise_labels(texts.get(doc, []))
+        labels = [label for label, counted in found if counted]
         if numbered:
             number += 1
             book.chapter_numbers[doc] = number
@@ -224,6 +227,9 @@ def read_book(root: Path, sources: dict[str, nbformat.NotebookNode]) -> Book:
             if label:
                 numbers[label] = name
                 book.targets[label] = Target(doc, label, f"Exercise {name}")
+        for label, counted in found:  # :nonumber: exercises are just "Exercise"
+            if label and not counted:
+                book.targets[label] = Target(doc, label, "Exercise")
     for doc, page in texts.items():
         for text in page:
             for m in LABEL_LINE.finditer(text):
