@@ -15,9 +15,11 @@ unless ``--out`` is given; a quick run is marked as such in its record.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime
 import hashlib
+import io
 import json
 import os
 import platform
@@ -150,9 +152,11 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         "machine": platform.machine(),
     }
     try:
-        history = fit(model, train, test, epochs=budget.epochs, optimizer=optimiser,
-                      scheduler=scheduler, scheduler_per_batch=per_batch, progress=progress,
-                      checkpoint=checkpoint, resume=checkpoint is not None)
+        with contextlib.redirect_stdout(io.StringIO()):  # fit's line after Ctrl-C: ours below
+            history = fit(model, train, test, epochs=budget.epochs, optimizer=optimiser,
+                          scheduler=scheduler, scheduler_per_batch=per_batch,
+                          progress=progress, checkpoint=checkpoint,
+                          resume=checkpoint is not None)
     except FloatingPointError as error:
         if not pilot:
             raise
@@ -161,6 +165,9 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         if out is not None:
             append_run(name, result, out, design=exp.design(), replace=replace)
         return result
+    if len(history) < budget.epochs:  # fit returns the completed epochs after Ctrl-C
+        raise RunInterrupted(_stopped(name, arm, seed, len(history), budget.epochs,
+                                      checkpoint))
     result = {
         **common, "seconds": round(sum(history["seconds"]), 1),
         "curves": {key: history[key] for key in ("train_loss", "train_acc", "test_loss",
@@ -171,6 +178,30 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if out is not None:
         append_run(name, result, out, design=exp.design(), replace=replace)
     return result
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run before its last epoch: nothing was recorded, and its checkpoint
+    (if it has one) holds the completed epochs, from which the same call resumes."""
+
+
+def _stopped(name: str, arm: str, seed: int, done: int, epochs: int, checkpoint) -> str:
+    """The one line that says where a run stopped, what is kept, and how to go on."""
+    head = (f"{name} {arm} seed {seed}: stopped (Ctrl-C) after epoch {done} of {epochs}, "
+            "not recorded")
+    saved = None
+    if checkpoint is not None and checkpoint.is_file():
+        try:
+            saved = read_checkpoint(checkpoint)["epoch"]
+        except Exception:  # noqa: BLE001 - the line must still come; the file says why later
+            saved = None
+    if saved:
+        return (f"{head}; its checkpoint {checkpoint} holds epoch {saved}: run the same "
+                f"command (or run_arm call) again to resume from epoch {saved + 1}")
+    if checkpoint is not None:
+        return f"{head}; no epoch was saved: run the same command again to start it over"
+    return (f"{head}; without a checkpoint folder it starts over when run again: pass "
+            "--checkpoints FOLDER (checkpoints=) so that a stopped run resumes")
 
 
 def _check_types(*, hyper, out, checkpoints, **flags) -> None:
@@ -445,6 +476,20 @@ def main(argv=None) -> int:
                                   for r in measured)
                 print(f"{args.name} {arm} seed {seed}: test error {shown}", flush=True)
         return 0
+    try:
+        _run_all(args)
+    except KeyboardInterrupt as stop:  # one line instead of a traceback; runs before it stay
+        kept = ("are in the record: run the same command again to go on (it skips them)"
+                if args.out else "were not recorded (no --out)")
+        print(stop if isinstance(stop, RunInterrupted) else
+              f"{args.name}: stopped (Ctrl-C); the runs printed above {kept}",
+              file=sys.stderr, flush=True)
+        return 130
+    return 0
+
+
+def _run_all(args) -> None:
+    """Every run the command asked for, seed by seed; a run the record holds is skipped."""
     for seed in args.seeds:
         for arm in args.arms:
             try:
@@ -456,7 +501,6 @@ def main(argv=None) -> int:
                       "(--replace trains it again)", flush=True)
                 continue
             print(_one_line(args.name, run), flush=True)
-    return 0
 
 
 if __name__ == "__main__":

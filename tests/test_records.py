@@ -601,6 +601,52 @@ def test_replace_trains_again_and_keeps_the_old_checkpoint_aside(tmp_path, data_
     assert len(list(ck.glob("*.pt.replaced"))) == 1 and len(list(ck.glob("*.pt"))) == 1
 
 
+def _ctrl_c_after_epoch_1(monkeypatch):
+    """fit as Ctrl-C leaves it: a callback that raises KeyboardInterrupt after epoch 1 (fit
+    then returns the completed epochs, as it does for a real Ctrl-C)."""
+    real_fit = experiments.fit
+
+    def stopped(*args, **kwargs):
+        def ctrl_c(epoch, history):
+            if epoch == 1:
+                raise KeyboardInterrupt
+        return real_fit(*args, callbacks=[ctrl_c], **kwargs)
+    monkeypatch.setattr(experiments, "fit", stopped)
+
+
+def test_ctrl_c_in_a_run_records_nothing_and_the_same_call_resumes(tmp_path, data_dir,
+                                                                   monkeypatch, capsys):
+    ck, args = tmp_path / "ck", dict(device="cpu", quick=True, epochs=2, pilot=True)
+    whole = experiments.run_arm("relu_tanh", "relu", 0, out=tmp_path / "whole", **args)
+    _ctrl_c_after_epoch_1(monkeypatch)
+    with pytest.raises(experiments.RunInterrupted) as stop:
+        experiments.run_arm("relu_tanh", "relu", 0, out=tmp_path, checkpoints=ck, **args)
+    assert isinstance(stop.value, KeyboardInterrupt)
+    assert str(stop.value).startswith("relu_tanh relu seed 0: stopped (Ctrl-C) after epoch 1 "
+                                      "of 2, not recorded; its checkpoint ")
+    assert str(stop.value).endswith("holds epoch 1: run the same command (or run_arm call) "
+                                    "again to resume from epoch 2")
+    assert capsys.readouterr().out == ""  # fit's own line is replaced by that one
+    assert not (tmp_path / "relu_tanh.json").exists() and len(list(ck.glob("*.pt"))) == 1
+    with pytest.raises(experiments.RunInterrupted, match="starts over when run again: pass "
+                                                         "--checkpoints FOLDER"):
+        experiments.run_arm("relu_tanh", "relu", 1, out=tmp_path, **args)
+    monkeypatch.undo()
+    resumed = experiments.run_arm("relu_tanh", "relu", 0, out=tmp_path, checkpoints=ck, **args)
+    assert len(resumed["curves"]["train_acc"]) == 2 and resumed["metrics"] == whole["metrics"]
+    assert [r["seed"] for r in records.load_record("relu_tanh", tmp_path)["runs"]] == [0]
+
+
+def test_ctrl_c_stops_the_command_with_one_line(tmp_path, data_dir, monkeypatch, capsys):
+    _ctrl_c_after_epoch_1(monkeypatch)
+    code = experiments.main(["run", "relu_tanh", "--arms", "relu", "--seeds", "0,1",
+                             "--quick", "--epochs", "2", "--device", "cpu",
+                             "--checkpoints", str(tmp_path / "ck"), "--out", str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert code == 130 and out == ""  # neither a 'finished' line nor the next seed
+    assert len(err.splitlines()) == 1 and "seed 0: stopped (Ctrl-C) after epoch 1 of 2" in err
+
+
 def test_a_sweep_skips_the_runs_its_record_holds(tmp_path, data_dir, capsys):
     argv = ["run", "relu_tanh", "--arms", "relu", "--seeds", "0", "--quick", "--out",
             str(tmp_path), "--device", "cpu"]
