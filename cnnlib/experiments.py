@@ -25,12 +25,14 @@ import os
 import platform
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ._args import whole_number
+from ._run import HUGE_WEIGHT, DivergedWarning
 from .checkpoint import read_checkpoint
 from .data import channel_stats, dataset_info, load_tensors, subset
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
@@ -152,11 +154,10 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         "machine": platform.machine(),
     }
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # fit's line after Ctrl-C: ours below
-            history = fit(model, train, test, epochs=budget.epochs, optimizer=optimiser,
-                          scheduler=scheduler, scheduler_per_batch=per_batch,
-                          progress=progress, checkpoint=checkpoint,
-                          resume=checkpoint is not None)
+        history, blew_up = _fit(model, train, test, epochs=budget.epochs, optimizer=optimiser,
+                                scheduler=scheduler, scheduler_per_batch=per_batch,
+                                progress=progress, checkpoint=checkpoint,
+                                resume=checkpoint is not None)
     except FloatingPointError as error:
         if not pilot:
             raise
@@ -175,9 +176,46 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         "metrics": {"final_train_error": round(100 * (1 - history.last["train_acc"]), 2),
                     "final_test_error": round(100 * (1 - history.last["test_acc"]), 2)},
     }
+    blew_up = blew_up or _huge_weights(model)  # a finished checkpoint resumes without a warning
+    if blew_up:  # finite but meaningless numbers: a diverged run, not an ordinary one
+        if not pilot:
+            raise FloatingPointError(
+                f"{name} {arm} seed {seed} diverged, and only a pilot records a diverged run: "
+                f"not recorded. {blew_up[0]}. Change the design (a lower learning rate for "
+                "this arm: a pilot, --pilot --set lr=..., finds one)")
+        result.update(metrics=None, diverged=True, error=blew_up[0][:300])
     if out is not None:
         append_run(name, result, out, design=exp.design(), replace=replace)
     return result
+
+
+def _fit(*args, **kwargs):
+    """``fit``, and the DivergedWarnings it gave (shown as well): a run whose weights blew up
+    is recorded as diverged. fit's own line after Ctrl-C is left out: run_arm's says how to
+    resume with the command."""
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught, \
+                contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("always", DivergedWarning)
+            history = fit(*args, **kwargs)
+    finally:
+        for w in caught:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return history, [str(w.message).split(". Lower the learning rate")[0] for w in caught
+                     if issubclass(w.category, DivergedWarning)]
+
+
+def _huge_weights(model: torch.nn.Module) -> list[str]:
+    """What fit's DivergedWarning says, for a model that ended with weights beyond any
+    trained network's; an empty list for one that did not."""
+    largest = max((p.detach().abs().max().item() for p in model.parameters()
+                   if p.is_floating_point() and p.numel()), default=0.0)
+    if largest <= HUGE_WEIGHT:
+        return []
+    return [f"its weights reach {largest:.2g}, and no trained network has weights beyond "
+            f"{HUGE_WEIGHT:.0e}, so the training has diverged (its test loss and accuracy are "
+            "meaningless)"]
 
 
 class RunInterrupted(KeyboardInterrupt):

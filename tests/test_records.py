@@ -456,6 +456,28 @@ def test_a_diverging_pilot_is_recorded_as_diverged(tmp_path, data_dir):
                             hyper={"lr": 50.0}, out=tmp_path)
 
 
+@pytest.mark.filterwarnings("ignore::cnnlib._run.DivergedWarning")
+def test_a_run_whose_weights_blow_up_is_a_diverged_pilot_or_refused(tmp_path, data_dir,
+                                                                     monkeypatch):
+    from cnnlib._run import DivergedWarning
+    exp = experiments.get_experiment("relu_tanh")  # relu on pixel inputs at its 0.05 blows up
+    pixels = {**exp.arm_settings, "relu": {**exp.arm_settings["relu"], "inputs": "pixels"}}
+    monkeypatch.setitem(experiments.EXPERIMENTS, "relu_tanh",
+                        dataclasses.replace(exp, arm_settings=pixels))
+    args = dict(device="cpu", quick=True, out=tmp_path, checkpoints=tmp_path / "ck")
+    with pytest.warns(DivergedWarning):  # still shown
+        run = experiments.run_arm("relu_tanh", "relu", 0, pilot=True, **args)
+    assert run["diverged"] and run["metrics"] is None and len(run["curves"]["train_acc"]) == 1
+    assert run["error"].startswith("epoch 1 ended with a weight of")
+    record = records.load_record("relu_tanh", tmp_path)
+    assert records.diverged(record) == [json.loads(json.dumps(run))]
+    assert records.runs(record, pilot=True) == []  # left out of the statistics
+    for attempt in ("trains", "resumes its finished checkpoint"):  # no warning the second time
+        with pytest.raises(FloatingPointError, match="only a pilot records a diverged run"):
+            experiments.run_arm("relu_tanh", "relu", 0, **args)
+    assert [r["pilot"] for r in records.load_record("relu_tanh", tmp_path)["runs"]] == [True]
+
+
 def test_the_command_reports_a_diverged_pilot_and_goes_on(tmp_path, data_dir, capsys):
     code = experiments.main(["run", "relu_tanh", "--arms", "relu-paper,relu", "--seeds", "3",
                              "--pilot", "--set", "lr=50", "--quick", "--out", str(tmp_path),
