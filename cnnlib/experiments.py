@@ -21,7 +21,6 @@ import datetime
 import hashlib
 import io
 import json
-import os
 import platform
 import sys
 import time
@@ -32,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from ._args import whole_number
-from ._run import HUGE_WEIGHT, DivergedWarning
+from ._arm_run import RunInterrupted, check_types, huge_weights, stopped_line, whole_seed
+from ._run import DivergedWarning
 from .checkpoint import read_checkpoint
 from .data import channel_stats, dataset_info, load_tensors, subset
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
@@ -107,14 +107,14 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     ``quick`` trains
     :data:`QUICK_BUDGET` at the design's image size.
     """
-    _check_types(quick=quick, pilot=pilot, progress=progress, replace=replace, hyper=hyper,
+    check_types(quick=quick, pilot=pilot, progress=progress, replace=replace, hyper=hyper,
                  out=out, checkpoints=checkpoints)
     exp = get_experiment(name)
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
     base = exp.hyper_for(arm)
     hyper = _pilot_hyper(base, hyper)
-    seed = _seed(seed)
+    seed = whole_seed(seed)
     if epochs is not None:
         epochs = whole_number("epochs", epochs, 1, meaning="the epochs a pilot trains; None "
                               "for the design's")
@@ -167,7 +167,7 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
             append_run(name, result, out, design=exp.design(), replace=replace)
         return result
     if len(history) < budget.epochs:  # fit returns the completed epochs after Ctrl-C
-        raise RunInterrupted(_stopped(name, arm, seed, len(history), budget.epochs,
+        raise RunInterrupted(stopped_line(name, arm, seed, len(history), budget.epochs,
                                       checkpoint))
     result = {
         **common, "seconds": round(sum(history["seconds"]), 1),
@@ -176,7 +176,7 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         "metrics": {"final_train_error": round(100 * (1 - history.last["train_acc"]), 2),
                     "final_test_error": round(100 * (1 - history.last["test_acc"]), 2)},
     }
-    blew_up = blew_up or _huge_weights(model)  # a finished checkpoint resumes without a warning
+    blew_up = blew_up or huge_weights(model)  # a finished checkpoint resumes without a warning
     if blew_up:  # finite but meaningless numbers: a diverged run, not an ordinary one
         if not pilot:
             raise FloatingPointError(
@@ -204,66 +204,6 @@ def _fit(*args, **kwargs):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return history, [str(w.message).split(". Lower the learning rate")[0] for w in caught
                      if issubclass(w.category, DivergedWarning)]
-
-
-def _huge_weights(model: torch.nn.Module) -> list[str]:
-    """What fit's DivergedWarning says, for a model that ended with weights beyond any
-    trained network's; an empty list for one that did not."""
-    largest = max((p.detach().abs().max().item() for p in model.parameters()
-                   if p.is_floating_point() and p.numel()), default=0.0)
-    if largest <= HUGE_WEIGHT:
-        return []
-    return [f"its weights reach {largest:.2g}, and no trained network has weights beyond "
-            f"{HUGE_WEIGHT:.0e}, so the training has diverged (its test loss and accuracy are "
-            "meaningless)"]
-
-
-class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a run before its last epoch: nothing was recorded, and its checkpoint
-    (if it has one) holds the completed epochs, from which the same call resumes."""
-
-
-def _stopped(name: str, arm: str, seed: int, done: int, epochs: int, checkpoint) -> str:
-    """The one line that says where a run stopped, what is kept, and how to go on."""
-    head = (f"{name} {arm} seed {seed}: stopped (Ctrl-C) after epoch {done} of {epochs}, "
-            "not recorded")
-    saved = None
-    if checkpoint is not None and checkpoint.is_file():
-        try:
-            saved = read_checkpoint(checkpoint)["epoch"]
-        except Exception:  # noqa: BLE001 - the line must still come; the file says why later
-            saved = None
-    if saved:
-        return (f"{head}; its checkpoint {checkpoint} holds epoch {saved}: run the same "
-                f"command (or run_arm call) again to resume from epoch {saved + 1}")
-    if checkpoint is not None:
-        return f"{head}; no epoch was saved: run the same command again to start it over"
-    return (f"{head}; without a checkpoint folder it starts over when run again: pass "
-            "--checkpoints FOLDER (checkpoints=) so that a stopped run resumes")
-
-
-def _check_types(*, hyper, out, checkpoints, **flags) -> None:
-    """The flags are True or False, ``hyper`` a dict, the folders paths: checked before any
-    data is read ("no" is a true string, and a record would hold it as the flag's value)."""
-    for key, value in flags.items():
-        if not isinstance(value, bool):
-            raise TypeError(f"{key} must be True or False, got {value!r} "
-                            f"(a {type(value).__name__})")
-    if hyper is not None and not isinstance(hyper, dict):
-        raise TypeError(f"hyper must be a dict of the hyper-parameters a pilot changes, such "
-                        f"as {{'lr': 0.1}}, or None; got {hyper!r} (a {type(hyper).__name__})")
-    for key, value in (("out", out), ("checkpoints", checkpoints)):
-        if value is not None and not isinstance(value, (str, os.PathLike)):
-            raise TypeError(f"{key} must be a folder (a str or Path) or None, got {value!r} "
-                            f"(a {type(value).__name__})")
-        if value is not None and str(value).strip() and Path(value).expanduser().is_file():
-            raise FileExistsError(f"{key} is a folder, and {value} is a file: name a folder")
-
-
-def _seed(seed) -> int:
-    """A run's seed as a plain int (a record stores it as JSON), in torch's range."""
-    return whole_number("seed", seed, 0, 2**64 - 1, meaning="the seed fixes the initial "
-                        "weights and the order of the batches")
 
 
 def checkpoint_file(exp: Experiment, arm: str, seed: int, budget: Budget, hyper: dict,
@@ -331,8 +271,8 @@ def measure_views(name: str, arm: str, seed: int, checkpoints, *, out=None, devi
     each view of :mod:`cnnlib.test_time` (centre, mirror, ten crops), on the design's test
     images; append one evaluation run per view, arm ``"<arm>/<view>"``, to the record
     ``test_time_augmentation`` in ``out``. The views of one model are paired."""
-    _check_types(quick=quick, replace=replace, hyper=None, out=out, checkpoints=checkpoints)
-    seed = _seed(seed)
+    check_types(quick=quick, replace=replace, hyper=None, out=out, checkpoints=checkpoints)
+    seed = whole_seed(seed)
     exp = get_experiment(name)
     if arm not in exp.arms:
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
