@@ -262,10 +262,70 @@ def arms(record: dict, pilot: bool = False) -> list[str]:
     return [a for a in listed if a in present] + sorted(present - set(listed))
 
 
-def metric_values(record: dict, arm: str, metric: str, pilot: bool = False) -> list[float]:
+def groups(record: dict, pilot: bool = False) -> list[dict]:
+    """The runs as the readers show them: one group per arm, or, where a pilot tried several
+    settings on one arm, per arm and variant (different settings are not seeds). Each group
+    is ``{"arm", "variant", "settings", "runs"}``; ``settings`` holds what tells an arm's
+    variants apart (``{"lr": 0.01, "epochs": 3}``), empty where no arm has two."""
+    found: dict[tuple[str, str], list[dict]] = {}
+    for run in runs(record, pilot=pilot):
+        found.setdefault((run["arm"], run.get("variant", "")), []).append(run)
+    keys = _telling_apart(found)
+    order = {arm: i for i, arm in enumerate(arms(record, pilot))}
+    chosen = [{"arm": arm, "variant": variant, "runs": group,
+               "settings": {key: _setting(group[0], key) for key in keys}}
+              for (arm, variant), group in found.items()]
+    return sorted(chosen, key=lambda g: (order[g["arm"]],
+                                         [_sortable(v) for v in g["settings"].values()],
+                                         g["variant"]))
+
+
+def _telling_apart(found: dict) -> list[str]:
+    """The settings (hyper-parameters, then epochs) that differ between the variants of an
+    arm, for every arm that has several."""
+    keys: set[str] = set()
+    for arm in {arm for arm, _ in found}:
+        firsts = [group[0] for (a, _), group in found.items() if a == arm]
+        names = {key for run in firsts for key in run.get("hyper", {})} | {"epochs"}
+        keys |= {key for key in names if len({json.dumps(_setting(r, key), sort_keys=True)
+                                               for r in firsts}) > 1}
+    return sorted(keys - {"epochs"}) + ["epochs"] * ("epochs" in keys)
+
+
+def _setting(run: dict, key: str):
+    return run["epochs"] if key == "epochs" else run.get("hyper", {}).get(key)
+
+
+def _sortable(value) -> tuple:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value, "")
+    return (1, 0, json.dumps(value, sort_keys=True))
+
+
+def settings_text(settings: dict) -> str:
+    """A group's settings in words: ``"lr 0.01, 3 epochs"``."""
+    return ", ".join(f"{value} epochs" if key == "epochs" else f"{key} {value}"
+                     for key, value in settings.items())
+
+
+def metric_values(record: dict, arm: str, metric: str, pilot: bool = False,
+                  variant: str | None = None) -> list[float]:
     """One value per seed of ``arm``: a final metric (``final_test_error``), or a curve's value
-    at an epoch, counted from 1 (``test_error@5``)."""
-    return [_metric(run, metric) for run in runs(record, arm, pilot)]
+    at an epoch, counted from 1 (``test_error@5``). A pilot that tried several settings on
+    the arm needs ``variant``: its variants are not seeds of one setting."""
+    return [_metric(run, metric) for run in _seeds(record, arm, pilot, variant)]
+
+
+def _seeds(record: dict, arm: str, pilot: bool, variant: str | None) -> list[dict]:
+    """The runs of ``arm`` that are seeds of one setting, or an error that names the
+    variants to choose from."""
+    chosen = runs(record, arm, pilot, variant=variant)
+    found = sorted({r.get("variant", "") for r in chosen})
+    if len(found) > 1:
+        raise ValueError(f"the pilot runs of arm {arm!r} tried {len(found)} settings, "
+                         f"{found}, which are not seeds of one: pass variant= (one of them), "
+                         "or use records.groups")
+    return chosen
 
 
 def _metric(run: dict, metric: str) -> float:
@@ -283,12 +343,16 @@ def _metric(run: dict, metric: str) -> float:
 
 
 def summary_rows(record: dict, metrics=METRICS, pilot: bool = False) -> list[dict]:
-    """Per arm: the number of seeds and, per metric, mean, sample sd, min and max."""
+    """Per arm (per arm and variant where a pilot tried several settings on an arm, with its
+    ``variant`` and ``settings``): the number of seeds and, per metric, mean, sample sd, min
+    and max."""
     rows = []
-    for arm in arms(record, pilot):
-        row = {"arm": arm, "seeds": len(runs(record, arm, pilot))}
+    for group in groups(record, pilot):
+        row = {"arm": group["arm"], "seeds": len(group["runs"])}
+        if group["settings"]:
+            row.update(variant=group["variant"], settings=group["settings"])
         for metric in metrics:
-            values = metric_values(record, arm, metric, pilot)
+            values = [_metric(run, metric) for run in group["runs"]]
             row[metric] = {"mean": statistics.fmean(values),
                            "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
                            "min": min(values), "max": max(values), "n": len(values)}
@@ -299,14 +363,16 @@ def summary_rows(record: dict, metrics=METRICS, pilot: bool = False) -> list[dic
 def paired_differences(record: dict, arm_a: str, arm_b: str, metric: str,
                        pilot: bool = False) -> list[float]:
     """``arm_a - arm_b`` for every seed both arms ran (seed pairs share data order and init)."""
-    a = {r["seed"]: _metric(r, metric) for r in runs(record, arm_a, pilot)}
-    b = {r["seed"]: _metric(r, metric) for r in runs(record, arm_b, pilot)}
+    a = {r["seed"]: _metric(r, metric) for r in _seeds(record, arm_a, pilot, None)}
+    b = {r["seed"]: _metric(r, metric) for r in _seeds(record, arm_b, pilot, None)}
     return [a[s] - b[s] for s in sorted(a.keys() & b.keys())]
 
 
-def curves(record: dict, arm: str, key: str, pilot: bool = False) -> list[list[float]]:
-    """The per-epoch ``key`` (``train_error``, ``test_error``, ``train_loss``...) of every seed."""
-    return [_curve(run, key) for run in runs(record, arm, pilot)]
+def curves(record: dict, arm: str, key: str, pilot: bool = False,
+           variant: str | None = None) -> list[list[float]]:
+    """The per-epoch ``key`` (``train_error``, ``test_error``, ``train_loss``...) of every seed
+    (of one ``variant``, for a pilot that tried several settings on the arm)."""
+    return [_curve(run, key) for run in _seeds(record, arm, pilot, variant)]
 
 
 def _curve(run: dict, key: str) -> list[float]:
@@ -335,32 +401,45 @@ def total_seconds(record: dict) -> float:
 
 
 def epochs_to(record: dict, arm: str, key: str, threshold: float,
-              pilot: bool = False) -> list[int | None]:
-    """Per seed of ``arm``: the first epoch (from 1) whose ``key`` got to ``threshold`` or
-    below (an error or a loss), ``None`` where no epoch did within the run."""
+              pilot: bool = False, variant: str | None = None) -> list[int | None]:
+    """Per seed of ``arm`` (of one ``variant``, as :func:`curves`): the first epoch (from 1)
+    whose ``key`` got to ``threshold`` or below (an error or a loss), ``None`` where no epoch
+    did within the run."""
     reached = []
-    for run in runs(record, arm, pilot):
+    for run in _seeds(record, arm, pilot, variant):
         values = _curve(run, key)
         reached.append(next((i + 1 for i, v in enumerate(values) if v <= threshold), None))
     return reached
 
 
-def pilot_choice(record: dict, key: str = "train_loss") -> dict[str, dict]:
+def pilot_choice(record: dict, key: str = "train_loss",
+                 epochs: int | None = None) -> dict[str, dict]:
     """Per arm, the pilot variant whose last epoch had the lowest ``key``, averaged over the
     variant's seeds: ``{"variant", "hyper", "value"}``. Diverged variants, and a run whose
     value is not a finite number, cannot win. The rule of a learning-rate pilot ("the rate
-    that trains fastest"), read back from the record so the page can show it."""
+    that trains fastest"), read back from the record so the page can show it. Variants of
+    different lengths are not compared at their own last epochs (a longer run has had more
+    time): an arm whose pilots ran different epochs needs ``epochs``, which keeps the
+    variants that ran that many."""
     values: dict[tuple[str, str], list[float]] = {}
-    hyper = {}
+    hyper, lengths = {}, {}
     for run in runs(record, pilot=True):
+        if epochs is not None and run["epochs"] != epochs:
+            continue
         value = _curve(run, key)[-1]
         if not isinstance(value, (int, float)) or not math.isfinite(value):
             continue
         values.setdefault((run["arm"], run.get("variant", "")), []).append(value)
         hyper[run["arm"], run.get("variant", "")] = run["hyper"]
+        lengths.setdefault(run["arm"], set()).add(run["epochs"])
+    mixed = {arm: sorted(found) for arm, found in lengths.items() if len(found) > 1}
+    if mixed:
+        raise ValueError(f"the pilots of {mixed} ran different epochs (arm: epochs), and "
+                         "a longer run has had more time: pass epochs= to compare the "
+                         "variants of one length")
     if not values:
         raise ValueError(f"the record {record.get('name')!r} has no pilot runs with a finite "
-                         f"{key!r}")
+                         f"{key!r}" + (f" of {epochs} epochs" if epochs is not None else ""))
     chosen = {}
     for (arm, variant), vals in values.items():
         mean = statistics.fmean(vals)

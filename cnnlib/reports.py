@@ -203,7 +203,9 @@ def times_as_many(slow: list, fast: list, limit: int) -> list[str]:
 def format_experiment(record: dict, metrics=("final_train_error", "final_test_error"),
                       pilot: bool = False) -> str:
     """An experiment record as a table: per arm, its seeds, each metric as mean ± sd with the
-    lowest and highest seed, and its training time; headed by the budget and the hardware."""
+    lowest and highest seed, and its training time; headed by the budget and the hardware.
+    A pilot that tried several settings on an arm has a row per setting, with columns that
+    say which (``lr``, ``epochs``); its diverged runs are listed below the table."""
     chosen = records.runs(record, pilot=pilot)
     if not chosen:
         raise ValueError(f"the record {record.get('name')!r} has no "
@@ -211,19 +213,29 @@ def format_experiment(record: dict, metrics=("final_train_error", "final_test_er
     devices = sorted({f"{r['device']}, {r.get('threads') or '?'} thread(s)" for r in chosen})
     dates = sorted({r.get("date", "?") for r in chosen})
     budget = chosen[0]
+    lengths = sorted({r["epochs"] for r in chosen})
+    length = (f"{budget['epochs']} epochs ({budget.get('steps', 0):,} steps)"
+              if len(lengths) == 1 else f"{lengths[0]} to {lengths[-1]} epochs")
     head = (f"{record['name']}{' (pilot)' if pilot else ''}: {budget['train_size']:,} training "
             f"images at {budget.get('image_size', '?')}×{budget.get('image_size', '?')}, "
-            f"{budget['epochs']} epochs ({budget.get('steps', 0):,} steps); "
+            f"{length}; "
             f"{'; '.join(devices)}; {' to '.join(dict.fromkeys([dates[0], dates[-1]]))}")
     rows = []
-    for arm in records.arms(record, pilot):
-        arm_runs = records.runs(record, arm, pilot)
-        row = {"arm": arm, "seeds": ", ".join(str(r["seed"]) for r in arm_runs)}
+    for group in records.groups(record, pilot):
+        arm_runs = group["runs"]
+        row = {"arm": group["arm"], **{key: f"{value}" for key, value
+                                       in group["settings"].items()},
+               "seeds": ", ".join(str(r["seed"]) for r in arm_runs)}
         for metric in metrics:
-            values = records.metric_values(record, arm, metric, pilot)
+            values = records.metric_values(record, group["arm"], metric, pilot,
+                                           variant=group["variant"])
             label = metric.replace("final_", "").replace("_", " ") + " (%)"
             row[label] = spread(values, "{:.1f}", short=True) + (
                 f" [{min(values):.1f}, {max(values):.1f}]" if len(values) > 1 else "")
         row["minutes"] = f"{sum(r['seconds'] for r in arm_runs) / 60:.0f}"
         rows.append(row)
-    return head + "\n" + format_table(rows)
+    gone = [r for r in records.diverged(record) if pilot and not r.get("quick")]
+    tail = ("\ndiverged, left out of the table: " + "; ".join(
+        f"{r['arm']} seed {r['seed']}" + (f" ({r['variant']})" if r.get("variant") else "")
+        for r in gone)) if gone else ""
+    return head + "\n" + format_table(rows) + tail

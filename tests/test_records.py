@@ -690,6 +690,83 @@ def test_pilot_choice_averages_a_variants_seeds_and_ignores_nan(tmp_path):
     assert choice["a"]["variant"] == "lr0.01" and choice["a"]["value"] == pytest.approx(1.55)
 
 
+def _pilots(tmp_path, variants):
+    """A pilot record: (arm, seed, lr, epochs, final train error) per run."""
+    for arm, seed, lr, epochs, train in variants:
+        run = {**fake_run(arm, seed, train=train, pilot=True, epochs=epochs),
+               "variant": f"lr{lr}-{epochs}ep", "hyper": {"lr": lr}}
+        records.append_run("demo", run, tmp_path, design={"arms": ["b", "a"]})
+    return records.load_record("demo", tmp_path)
+
+
+def test_a_pilots_settings_are_rows_of_their_own_not_seeds(tmp_path):
+    from cnnlib.reports import format_experiment
+    record = _pilots(tmp_path, [("a", 10, 0.1, 3, 30.0), ("a", 10, 0.01, 3, 50.0),
+                                ("a", 11, 0.01, 3, 60.0), ("b", 10, 0.1, 3, 40.0)])
+    lines = format_experiment(record, pilot=True).splitlines()
+    assert ", 3 epochs (" in lines[0]
+    assert lines[1].split() == ["arm", "lr", "seeds", "train", "error", "(%)", "test", "error",
+                                "(%)", "minutes"]
+    assert [line.split()[:4] for line in lines[3:]] == [
+        ["b", "0.1", "10", "40.0"], ["a", "0.01", "10,", "11"], ["a", "0.1", "10", "30.0"]]
+    rows = records.summary_rows(record, pilot=True)
+    assert [(r["arm"], r["settings"], r["seeds"]) for r in rows] == [
+        ("b", {"lr": 0.1}, 1), ("a", {"lr": 0.01}, 2), ("a", {"lr": 0.1}, 1)]
+    assert rows[1]["final_train_error"]["mean"] == 55.0
+    with pytest.raises(ValueError, match="tried 2 settings.*pass variant="):
+        records.metric_values(record, "a", "final_train_error", pilot=True)
+    assert records.metric_values(record, "a", "final_train_error", pilot=True,
+                                 variant="lr0.01-3ep") == [50.0, 60.0]
+    with pytest.raises(ValueError, match="not seeds of one"):
+        records.curves(record, "a", "train_error", pilot=True)
+    fig = plot_record(record, pilot=True)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "b, lr 0.1 (1 seed)", "a, lr 0.01 (2 seeds)", "a, lr 0.1 (1 seed)"]
+    colours = [line.get_color() for line in fig.axes[0].get_lines()]
+    assert len(set(colours)) == 3
+
+
+def test_pilots_of_other_lengths_are_rows_with_their_epochs(tmp_path):
+    from cnnlib.reports import format_experiment
+    record = _pilots(tmp_path, [("a", 10, 0.1, 2, 30.0), ("a", 10, 0.1, 3, 20.0)])
+    lines = format_experiment(record, pilot=True).splitlines()
+    assert ", 2 to 3 epochs;" in lines[0]
+    assert lines[1].split()[:3] == ["arm", "epochs", "seeds"]  # lr is the same in both
+    assert [line.split()[:3] for line in lines[3:]] == [["a", "2", "10"], ["a", "3", "10"]]
+    fig = plot_record(record, "train_error", pilot=True)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "a, 2 epochs (1 seed)", "a, 3 epochs (1 seed)"]
+    with pytest.raises(ValueError, match=r"ran different epochs .*pass epochs="):
+        records.pilot_choice(record)
+    assert records.pilot_choice(record, epochs=3)["a"]["variant"] == "lr0.1-3ep"
+
+
+def test_a_pilot_of_one_setting_per_arm_reads_as_before(tmp_path):
+    from cnnlib.reports import format_experiment
+    record = _pilots(tmp_path, [("a", 10, 0.1, 3, 30.0), ("a", 11, 0.1, 3, 50.0),
+                                ("b", 10, 0.2, 3, 40.0)])  # the arms' rates differ: no column
+    lines = format_experiment(record, pilot=True).splitlines()
+    assert lines[1].split()[:2] == ["arm", "seeds"] and lines[4].split()[:3] == ["a", "10,", "11"]
+    assert [r["seeds"] for r in records.summary_rows(record, pilot=True)] == [1, 2]
+    assert "variant" not in records.summary_rows(record, pilot=True)[0]
+    assert records.metric_values(record, "a", "final_train_error", pilot=True) == [30.0, 50.0]
+    fig = plot_record(record, pilot=True)
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == [
+        "b (1 seed)", "a (2 seeds)"]
+
+
+def test_the_pilot_table_lists_the_diverged_pilots_it_leaves_out(tmp_path):
+    from cnnlib.reports import format_experiment
+    for variant, gone in (("lr9", True), ("lr0.1", False)):
+        run = {**fake_run(pilot=True), "variant": variant, "hyper": {"lr": float(variant[2:])}}
+        if gone:
+            run.update(diverged=True, metrics=None, error="epoch 1 ended with a weight of 5e+08")
+        records.append_run("demo", run, tmp_path)
+    text = format_experiment(records.load_record("demo", tmp_path), pilot=True)
+    assert text.splitlines()[-1] == "diverged, left out of the table: a seed 0 (lr9)"
+
+
+
 def test_the_views_of_one_model_count_their_time_once():
     views = [{"arm": f"a/{v}", "seed": 0, "seconds": 4.5, "evaluation": True,
               "model": {"record": "r", "arm": "a", "seed": 0}} for v in ("x", "y", "z")]

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..records import arms as record_arms
-from ..records import curves
+from ..records import curves, groups, settings_text
 
 _LABELS = {"train_error": "training error (%)", "test_error": "test error (%)",
            "train_loss": "training loss", "test_loss": "test loss"}
@@ -18,7 +18,9 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
 
     ``panels`` groups arms side by side, e.g. ``{"plain": ["plain-20", "plain-56"], ...}``;
     by default all arms share one panel. ``labels`` names arms in the legend (for instance
-    with their learning rates). Every seed of an arm must have run the same epochs.
+    with their learning rates). Every seed of an arm must have run the same epochs. A pilot
+    that tried several settings on an arm draws one line per setting, named by it
+    (``relu, lr 0.01``), each in its own colour: settings are not seeds.
     """
     labels = labels or {}
     names = record_arms(record, pilot)
@@ -35,16 +37,25 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
     # colours follow the design's list of arms, so an arm keeps its colour in every figure
     order = list(record.get("design", {}).get("arms", [])) + names
     order = list(dict.fromkeys(order))
-    color_of = {arm: colors[order.index(arm) % len(colors)] for arm in names}
+    lines = groups(record, pilot)
+    if any(g["settings"] for g in lines):  # a pilot's settings: a colour for each
+        color_of = {(g["arm"], g["variant"]): colors[i % len(colors)]
+                    for i, g in enumerate(lines)}
+    else:
+        color_of = {(g["arm"], g["variant"]): colors[order.index(g["arm"]) % len(colors)]
+                    for g in lines}
     for ax, (panel, group) in zip(axes.flat, panels.items()):
-        for arm in group:
-            values = np.array(curves(record, arm, key, pilot), dtype=float)
+        for line in (g for arm in group for g in lines if g["arm"] == arm):
+            arm, color = line["arm"], color_of[line["arm"], line["variant"]]
+            values = np.array(curves(record, arm, key, pilot, variant=line["variant"]),
+                              dtype=float)
             epochs = np.arange(1, values.shape[1] + 1)
-            ax.fill_between(epochs, values.min(0), values.max(0), color=color_of[arm],
+            ax.fill_between(epochs, values.min(0), values.max(0), color=color,
                             alpha=0.25, lw=0)
-            ax.plot(epochs, values.mean(0), color=color_of[arm], lw=2,
-                    label=f"{labels.get(arm, arm)} "
-                          f"({len(values)} seed{'s' if len(values) > 1 else ''})")
+            name = labels.get(arm, arm) + (f", {settings_text(line['settings'])}"
+                                           if line["settings"] else "")
+            ax.plot(epochs, values.mean(0), color=color, lw=2,
+                    label=f"{name} ({len(values)} seed{'s' if len(values) > 1 else ''})")
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
