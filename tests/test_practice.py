@@ -55,9 +55,10 @@ def test_a_copy_keeps_the_install_and_setup_cells_and_the_prose_and_empties_the_
     copy = nbformat.read(folders[1] / "09_chapter.ipynb", as_version=4)
     nbformat.validate(copy)
     note, colab, title, setup, work = copy.cells
-    github = "https://github.com/classic-cnns/classic-cnns/blob/"
-    assert f"Practice copy of [09_chapter.ipynb]({github}v" in note.source  # absolute: Colab
-    assert "colab.research.google.com/github/classic-cnns/classic-cnns/blob/v" in note.source
+    ref = make_practice.book_ref.ref()  # main, or the tag on the release commit
+    github = f"https://github.com/classic-cnns/classic-cnns/blob/{ref}/"
+    assert f"Practice copy of [09_chapter.ipynb]({github}" in note.source  # absolute: Colab
+    assert f"colab.research.google.com/github/classic-cnns/classic-cnns/blob/{ref}/" in note.source
     assert "google.colab" in colab.source and "cnnlib.setup()" in setup.source
     assert title.source.startswith("# 9. A chapter")
     assert work.source == ("# Your code here: the chapter's cell has 2 lines.\n"

@@ -189,13 +189,14 @@ def citation_labels(root: Path) -> dict[str, str]:
     return labels
 
 
-def read_book(root: Path, sources: dict[str, nbformat.NotebookNode]) -> Book:
+def read_book(root: Path, sources: dict[str, nbformat.NotebookNode],
+              ref: str | None = None) -> Book:
     """What the edition needs to know about every page: titles, numbers, labels, terms.
 
-    ``sources``: relative path -> notebook, for every source notebook (already synced).
+    ``sources``: relative path -> notebook, for every source notebook (already synced);
+    ``ref``: the git ref its links name (default ``book_ref.ref(root)``).
     """
-    book = Book(book_ref.repository(root), book_ref.ref_of(book_ref.version(root)),
-                book_ref.book_url(root))
+    book = Book(book_ref.repository(root), ref or book_ref.ref(root), book_ref.book_url(root))
     texts: dict[str, list[str]] = {}
     for rel, nb in sources.items():
         if not rel.startswith("practice/"):
@@ -635,15 +636,15 @@ def source_notebooks(root: Path) -> dict[str, nbformat.NotebookNode]:
             for folder in FOLDERS for path in sorted((root / folder).glob("*.ipynb"))}
 
 
-def plan(root: Path, sources: dict[str, nbformat.NotebookNode] | None = None
-         ) -> dict[Path, str | None]:
+def plan(root: Path, sources: dict[str, nbformat.NotebookNode] | None = None,
+         ref: str | None = None) -> dict[Path, str | None]:
     """Every edition file that should exist (with its text) or should go (None).
 
     ``sources`` (relative path -> notebook) default to the files on disk; the release tool
-    passes the notebooks it is about to write.
+    passes the notebooks it is about to write, and the ``ref`` it writes them at.
     """
     sources = source_notebooks(root) if sources is None else sources
-    book = read_book(root, sources)
+    book = read_book(root, sources, ref)
     out = root / book_ref.EDITION
     wanted: dict[Path, str | None] = {}
     for rel, nb in sources.items():

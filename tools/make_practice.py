@@ -119,11 +119,11 @@ def practice_copy(chapter: nbformat.NotebookNode, name: str, repository: str | N
                   ref: str | None = None) -> nbformat.NotebookNode:
     """The practice version of ``chapter`` (a notebook read with nbformat), named ``name``.
 
-    Its links are absolute, at ``ref`` (default: the book's version), so that they work in
+    Its links are absolute, at ``ref`` (default: ``book_ref.ref()``), so that they work in
     Colab, where the practice copy opens with nothing of the repository around it.
     """
     repository = repository or book_ref.repository()
-    ref = ref or book_ref.ref_of(book_ref.version())
+    ref = ref or book_ref.ref()
     nb = copy.deepcopy(chapter)
     nb.cells = [cell for cell in nb.cells
                 if not (cell.cell_type == "markdown"

@@ -1,16 +1,22 @@
 """Releases, and the one git ref that every way into the book's code uses.
 
-    python tools/release.py check            # exit 1 if any place disagrees with the version
-    python tools/release.py sync             # rewrite every place from the version
+    python tools/release.py check            # exit 1 if any place disagrees with the ref
+    python tools/release.py sync             # rewrite every place at the ref
     python tools/release.py release 0.2.0    # set the version, sync, practice copies, commit, tag
 
-(``make release VERSION=0.2.0`` runs the last one.) The version lives in ``cnnlib/_version.py``;
-its ref is the tag ``v<version>`` (``tools/book_ref.py``). ``sync`` writes from them:
+(``make release VERSION=0.2.0`` runs the last one.) The version lives in ``cnnlib/_version.py``.
+The ref is ``main``, except on the release commit, the one the tag ``v<version>`` points at,
+which names that tag: ``check`` and ``sync`` ask git whether the checked-out commit carries
+the tag (``book_ref.ref``; an archive without git keeps the ref its ``_config.yml`` names if
+that is the version's tag). ``sync`` writes the ref into:
 
 * ``repository.branch`` in ``_config.yml``, which the launch buttons open;
 * the Colab install cell of every notebook (chapters, drills, appendix, practice copies): it
-  installs ``cnnlib`` at the same ref, stops the notebook with a clear message when pip fails,
-  and prints the version it installed;
+  installs ``cnnlib`` from the ref unless pip's record (``direct_url.json``) says the installed
+  one came from that repository and ref, reinstalls it when it came from another (pip keeps a
+  same-version cnnlib from another ref), asks for a restart when an older cnnlib is loaded,
+  stops the notebook with what to do when pip fails (a missing or private repository, an
+  unknown ref) and prints the version and commit it installed;
 * the practice-copy links under each chapter's title (to the copy's Colab edition);
 * the Colab form titles that fold answer cells (``cnnlib.colab``): every code cell of a
   solution, and every reference cell (tagged ``hide-output``);
@@ -18,9 +24,11 @@ its ref is the tag ``v<version>`` (``tools/book_ref.py``). ``sync`` writes from 
 * the Colab edition of every notebook, ``colab/<path>`` (``tools/make_colab.py``), which the
   launch buttons (``repository.path_to_book``) and the practice links open.
 
-``release`` refuses a dirty working tree or an existing tag; it commits what changed and
-creates an annotated tag. Publishing (pushing main and the tag, deploying the book built from
-the tag) is left to a person: CONTRIBUTING says how.
+``release`` refuses a dirty working tree or an existing tag. It sets the version, writes the
+tag everywhere and commits (the release commit), creates the annotated tag there, then writes
+``main`` back everywhere and commits again, so that ``main`` never installs an older library
+than its own. Publishing (pushing main and the tag, deploying the book built from the tag) is
+left to a person: CONTRIBUTING says how.
 """
 
 from __future__ import annotations
@@ -50,27 +58,64 @@ PRACTICE_MARK = "**Practice copy.**"
 
 INSTALL_CELL = '''\
 # @title Install the book's library (in Colab only) {{ display-mode: "form" }}
-# In Google Colab: install cnnlib at this book's version. Anywhere else: do nothing.
+# In Google Colab: install cnnlib from this notebook's git ref. Elsewhere: do nothing.
+import importlib
+import json
+import os
 import subprocess
 import sys
+from importlib import metadata
 
 REPOSITORY, REF = "{repository}", "{ref}"
+
+
+def cnnlib_source():
+    \"\"\"(repository, ref, commit) pip installed cnnlib from; None if none is.\"\"\"
+    try:
+        dist = metadata.distribution("cnnlib")
+    except metadata.PackageNotFoundError:
+        return None
+    url = json.loads(dist.read_text("direct_url.json") or "{{}}")
+    vcs = url.get("vcs_info", {{}})
+    return url.get("url"), vcs.get("requested_revision"), vcs.get("commit_id")
+
+
+def run_pip(*args):
+    \"\"\"Run pip (git may not ask for a password); stop saying why it failed.\"\"\"
+    pip = subprocess.run([sys.executable, "-m", "pip", *args, "--quiet"],
+                         capture_output=True, text=True,
+                         env={{**os.environ, "GIT_TERMINAL_PROMPT": "0"}})
+    if pip.returncode == 0:
+        return
+    error = pip.stderr
+    launch = "or open the notebook with the published book's launch button."
+    if "Repository not found" in error:
+        why = f"GitHub has no repository {{REPOSITORY}}: check the address, {{launch}}"
+    elif "could not read Username" in error or "Authentication failed" in error:
+        why = (f"{{REPOSITORY}} is private, or missing (GitHub asks for a login in "
+               "both cases). Colab installs only from a public repository: make it "
+               f"public, {{launch}}")
+    elif "did not match any" in error or "couldn't find remote ref" in error:
+        why = f"{{REPOSITORY}} has no {{REF}}: check the ref, {{launch}}"
+    else:
+        why = "Check that this runtime is online and run this cell again."
+    raise RuntimeError(f"pip could not install cnnlib from {{REPOSITORY}} at {{REF}}:\\n"
+                       f"{{error.strip()[-1500:]}}\\n\\n{{why}}")
+
+
 if "google.colab" in sys.modules:
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                          f"cnnlib @ git+{{REPOSITORY}}@{{REF}}"],
-                         capture_output=True, text=True)
-    if pip.returncode != 0:
-        raise RuntimeError(
-            f"pip could not install cnnlib from {{REPOSITORY}} at {{REF}}:\\n"
-            f"{{pip.stderr.strip()[-1500:]}}\\n\\nCheck that this runtime is online and "
-            f"run this cell again. If pip cannot find {{REF}}, this notebook is not from "
-            "a published version of the book: open it with the book's launch button.")
-    import cnnlib
-    if cnnlib.__version__ != REF.removeprefix("v"):
-        raise RuntimeError(
-            f"This notebook needs cnnlib {{REF}}, but Python has {{cnnlib.__version__}} "
-            "loaded: choose Runtime > Restart session, then run the notebook again.")
-    print(f"cnnlib {{cnnlib.__version__}} installed from {{REPOSITORY}} at {{REF}}")'''
+    found = cnnlib_source()
+    if found is None or found[:2] != (REPOSITORY, REF):
+        if found is not None:  # pip keeps a same-version cnnlib from another ref
+            run_pip("uninstall", "--yes", "cnnlib")
+        run_pip("install", f"cnnlib @ git+{{REPOSITORY}}@{{REF}}")
+        importlib.invalidate_caches()
+        if "cnnlib" in sys.modules:
+            raise RuntimeError(f"cnnlib is installed from {{REF}} now, but the old one "
+                               "is loaded: choose Runtime > Restart session, then run "
+                               "the notebook again.")
+    print(f"cnnlib {{metadata.version('cnnlib')}} from {{REPOSITORY}} at {{REF}} "
+          f"(commit {{cnnlib_source()[2][:7]}})")'''
 
 PRACTICE_LINK = (f"{PRACTICE_MARK} This chapter with its code cells empty, for writing the "
                  "code yourself: [open it in Colab]({colab}) or [see it on GitHub]({github}).")
@@ -216,10 +261,9 @@ def notebook_text(nb) -> str:
     return nbformat.writes(nb) + "\n"
 
 
-def synced_files(root: Path) -> dict[Path, str]:
-    """Every file that sync writes, with the text it should have now."""
-    repository, version = book_ref.repository(root), book_ref.version(root)
-    ref = book_ref.ref_of(version)
+def synced_files(root: Path, ref: str) -> dict[Path, str]:
+    """Every file that sync writes, with the text it should have at ``ref``."""
+    repository = book_ref.repository(root)
     wanted: dict[Path, str] = {}
     for folder in ("chapters", "whiteboard", "book"):
         for path in sorted((root / folder).glob("*.ipynb")):
@@ -235,9 +279,9 @@ def synced_files(root: Path) -> dict[Path, str]:
     return wanted
 
 
-def practice_texts(root: Path, chapters: dict[Path, str]) -> dict[Path, str | None]:
+def practice_texts(root: Path, chapters: dict[Path, str], ref: str) -> dict[Path, str | None]:
     """The practice copies made from the synced chapters (not from the files on disk)."""
-    repository, ref = book_ref.repository(root), book_ref.ref_of(book_ref.version(root))
+    repository = book_ref.repository(root)
     out = root / "practice"
     wanted: dict[Path, str | None] = {}
     for path, text in chapters.items():
@@ -250,24 +294,27 @@ def practice_texts(root: Path, chapters: dict[Path, str]) -> dict[Path, str | No
     return wanted
 
 
-def plan(root: Path) -> dict[Path, str | None]:
-    """Every file sync writes: the synced sources, the practice copies, the Colab edition."""
-    files = synced_files(root)
-    files.update(practice_texts(root, files))
+def plan(root: Path, ref: str | None = None) -> dict[Path, str | None]:
+    """Every file sync writes: the synced sources, the practice copies, the Colab edition,
+    at ``ref`` (default ``book_ref.ref(root)``: the tag on the release commit, else main)."""
+    ref = ref or book_ref.ref(root)
+    files = synced_files(root, ref)
+    files.update(practice_texts(root, files, ref))
     notebooks = {str(path.relative_to(root)): nbformat.reads(text, as_version=4)
                  for path, text in files.items() if path.suffix == ".ipynb" and text}
-    return {**files, **make_colab.plan(root, notebooks)}
+    return {**files, **make_colab.plan(root, notebooks, ref)}
 
 
 def out_of_date(root: Path) -> list[str]:
-    """What disagrees with the version, one line each; empty when everything is in sync."""
+    """What disagrees with the version and its ref, one line each; empty when all agree."""
     return book_ref.disagreements(root, plan(root), "a practice copy of no chapter",
-                                  f"not in sync with version {book_ref.version(root)}")
+                                  f"not in sync with version {book_ref.version(root)} at ref "
+                                  f"{book_ref.ref(root)}")
 
 
-def sync(root: Path) -> list[Path]:
-    """Write every file from the version; return the files that changed."""
-    return make_colab.write(plan(root))  # the same writer as make colab's
+def sync(root: Path, ref: str | None = None) -> list[Path]:
+    """Write every file at ``ref`` (default ``book_ref.ref(root)``); return those that changed."""
+    return make_colab.write(plan(root, ref))  # the same writer as make colab's
 
 
 def git(root: Path, *args: str) -> str:
@@ -287,13 +334,17 @@ def release(root: Path, new_version: str) -> str:
         raise SystemExit(f"tag {tag} exists already: choose a new version")
     init = root / book_ref.VERSION_FILE
     init.write_text(book_ref.VERSION_LINE.sub(f'__version__ = "{new_version}"', init.read_text()))
-    changed = sync(root)
-    if git(root, "status", "--porcelain").strip():
-        git(root, "add", "-A")
-        git(root, "commit", "--quiet", "-m",
-            f"Release {tag}: version, launch and install refs, practice copies")
+    changed = sync(root, tag)  # the release commit, the only one that names its tag
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "-m",
+        f"Release {tag}: version, launch and install refs at {tag}, practice copies")
     git(root, "tag", "-a", tag, "-m", f"Classic CNNs {tag}")
-    print(f"version {new_version}: {len(changed)} files written, committed, tagged {tag}.\n"
+    back = sync(root, book_ref.MAIN)
+    git(root, "add", "-A")
+    git(root, "commit", "--quiet", "-m",
+        f"After {tag}: launch and install refs back to {book_ref.MAIN}")
+    print(f"version {new_version}: {len(changed)} files written at {tag}, committed and tagged "
+          f"{tag}; {len(back)} files written back at {book_ref.MAIN} and committed.\n"
           f"To publish: git push origin HEAD {tag}, then build the book from {tag} and deploy "
           "it (CONTRIBUTING.md, 'Releasing').")
     return tag
@@ -310,13 +361,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     root = args.root.resolve()
     if args.command == "check":
-        wrong = out_of_date(root)
+        wrong, ref, tag = out_of_date(root), book_ref.ref(root), book_ref.ref_of(
+            book_ref.version(root))
+        if book_ref.tags_at_head(root) is None:
+            where = f"no git checkout: the ref _config.yml names if it is {tag}, else main"
+        else:
+            where = ("the release commit, tagged" if ref == tag else
+                     f"{tag} is no tag of this commit")
         if wrong:
-            print("not in sync with the version (run `python tools/release.py sync`):\n  "
-                  + "\n  ".join(wrong), file=sys.stderr)
+            print(f"not in sync with the version and its ref {ref} ({where}; run "
+                  "`python tools/release.py sync`):\n  " + "\n  ".join(wrong), file=sys.stderr)
             return 1
-        print(f"everything uses version {book_ref.version(root)} "
-              f"({book_ref.ref_of(book_ref.version(root))})")
+        print(f"everything uses version {book_ref.version(root)} and ref {ref} ({where})")
         return 0
     if args.command == "sync":
         changed = sync(root)
