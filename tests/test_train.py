@@ -266,3 +266,42 @@ def test_without_ipywidgets_the_progress_bar_is_tqdms_text_bar():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "tqdm.std"
+
+
+def test_chapter_3s_loop_written_out_and_fit_give_the_same_weights():
+    """Chapter 3 writes the training loop out in plain PyTorch and says fit runs it: one
+    epoch of each, from the same seed on the same batches, must give identical weights."""
+    import json
+    import types
+    from pathlib import Path
+
+    from cnnlib.loader import TensorLoader
+    from cnnlib.models import get_model
+    from cnnlib.optim import one_cycle
+    chapter = Path(__file__).resolve().parent.parent / "chapters" / "03_lenet5.ipynb"
+    cell = next(c for c in json.loads(chapter.read_text())["cells"]
+                if c.get("id") == "loop-code")
+    page = {"torch": torch, "F": torch.nn.functional,
+            "run": types.SimpleNamespace(device=CPU)}
+    exec("".join(cell["source"]), page)
+    generator = torch.Generator().manual_seed(3)
+    images = torch.randint(0, 256, (96, 1, 32, 32), generator=generator,
+                           dtype=torch.uint8)
+    labels = torch.randint(0, 10, (96,), generator=generator)
+    loader = TensorLoader(images, labels, batch_size=32, seed=5)
+    start = loader.state_dict()
+    nets = []
+    for by_hand in (True, False):
+        torch.manual_seed(0)
+        loader.load_state_dict(start)
+        net = get_model("lenet5")
+        optimizer, scheduler = one_cycle(net, loader, 1, max_lr=0.05)
+        if by_hand:
+            page["train_one_epoch"](net, loader, optimizer, scheduler)
+        else:
+            fit(net, loader, epochs=1, optimizer=optimizer, scheduler=scheduler,
+                scheduler_per_batch=True, progress=False)
+        nets.append(net)
+    for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values()):
+        assert torch.equal(a, b)
+    assert page["accuracy"](nets[0], loader) == page["accuracy"](nets[1], loader)
