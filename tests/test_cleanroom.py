@@ -51,6 +51,9 @@ def test_a_notebook_using_cnnlib_runs_alone_against_the_installed_wheel(outcome)
     assert "uses_cnnlib.ipynb::" not in log.split("short test summary info")[-1], log[-3000:]
     assert "1 failed, 2 passed" in log  # both cells of uses_cnnlib passed
     assert "wall time per notebook" in log and "uses_cnnlib.ipynb" in log
+    table = log.split("wall time per notebook")[-1]
+    assert re.search(r"uses_cnnlib\.ipynb +\d+\.\d s  passed$", table, re.M), table
+    assert re.search(r"uses_yaml\.ipynb +\d+\.\d s  FAILED$", table, re.M), table
 
 
 def test_each_notebook_is_counted_as_it_finishes(outcome):

@@ -28,7 +28,8 @@ sources, the code and prose are the edition's. ``--sources`` runs the sources in
     python tools/cleanroom.py chapters/03_lenet5.ipynb --sources  # the source, not the edition
 
 Extra pytest options go after ``--``. Prints a line as each notebook finishes, with how
-many are done ("[3/28] chapters/03_lenet5.ipynb ... 11.6 s"), and every time at the end.
+many are done ("[3/28] chapters/03_lenet5.ipynb ... 11.6 s"), and at the end every time
+with "passed" or "FAILED".
 """
 
 from __future__ import annotations
@@ -241,6 +242,7 @@ class Timer:
         self.seconds = defaultdict(float)
         self.names = names or {}
         self.last: dict[str, str] = {}  # notebook -> the node id of its last cell
+        self.failed: set[str] = set()  # notebooks with a failed cell (or set-up)
         self.done = 0
         self.config = None
 
@@ -253,6 +255,8 @@ class Timer:
 
     def pytest_runtest_logreport(self, report):
         self.seconds[report.nodeid.split("::")[0]] += report.duration
+        if report.failed:
+            self.failed.add(report.nodeid.split("::")[0])
 
     def pytest_runtest_logfinish(self, nodeid):
         notebook = nodeid.split("::")[0]
@@ -269,8 +273,15 @@ class Timer:
 
 
 def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False,
-        editions: bool = True) -> int:
+        editions: bool = True, environment=None, describe: str | None = None) -> int:
+    """Run ``notebooks`` in the clean room; pytest's exit status.
+
+    ``environment(where) -> Python`` builds the environment the kernel runs (by default
+    ``make_environment``; ``tools/colab_runtime.py`` passes one with Colab's versions), and
+    ``describe`` is what is printed while it is built."""
     import pytest
+
+    environment = environment or make_environment
 
     stale = stale_editions(notebooks) if editions else []
     if stale:
@@ -279,9 +290,9 @@ def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False,
     where = Path(tempfile.mkdtemp(prefix="cnnlib-cleanroom-"))
     try:
         start = time.perf_counter()
-        print("clean room: building cnnlib's wheel and an environment with only its "
-              "declared dependencies ...", flush=True)
-        python = make_environment(where)
+        print(describe or "clean room: building cnnlib's wheel and an environment with only "
+              "its declared dependencies ...", flush=True)
+        python = environment(where)
         print(f"clean room: environment ready in {time.perf_counter() - start:.0f} s ({where})")
         os.environ["JUPYTER_PATH"] = str(write_kernel(where, python))
         os.environ.pop("PYTHONPATH", None)
@@ -301,8 +312,12 @@ def run(notebooks: list[Path], pytest_args: list[str], keep: bool = False,
                               *map(str, copies)], plugins=[timer])
         print("\nclean room, wall time per notebook:")
         for original, copy in zip(notebooks, copies):
-            seconds = timer.seconds.get(str(copy.relative_to(where / "run")), 0.0)
-            print(f"  {original.parent.name + '/' + original.name:<44} {seconds:6.1f} s")
+            key = str(copy.relative_to(where / "run"))
+            seconds = timer.seconds.get(key, 0.0)
+            verdict = ("FAILED" if key in timer.failed else "passed" if key in timer.seconds
+                       else "not run")
+            print(f"  {original.parent.name + '/' + original.name:<44} {seconds:6.1f} s  "
+                  f"{verdict}")
         return int(status)
     finally:
         if keep:
