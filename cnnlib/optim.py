@@ -13,7 +13,9 @@ peak rate, so a chapter writes one line instead of six, and every chapter writes
 
 from __future__ import annotations
 
+import copy
 import numbers
+import warnings
 
 import torch
 
@@ -36,6 +38,10 @@ def one_cycle(model: torch.nn.Module, loader, epochs: int, max_lr: float, *,
     ``scheduler_per_batch=True``.
 
     ``pct_start`` is the share of the steps spent warming up (OneCycleLR's default, 0.3).
+    The schedule also sets the momentum at every step, against the rate: 0.95 at the start,
+    0.85 at the peak, back to 0.95 at the end (OneCycleLR's defaults, as Smith's one-cycle
+    policy prescribes). ``momentum`` is therefore only the optimiser's value before the
+    schedule starts, which OneCycleLR overwrites: it does not change the run.
     The optimizer is fused on CUDA, as ``fast`` says (:mod:`cnnlib.fast`).
     """
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
@@ -54,3 +60,22 @@ def one_cycle(model: torch.nn.Module, loader, epochs: int, max_lr: float, *,
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=max_lr, total_steps=total, pct_start=warmup_fraction(pct_start, total))
     return optimizer, scheduler
+
+
+def schedule_trace(optimizer, scheduler, steps: int) -> dict[str, list[float]]:
+    """The learning rate and momentum of the first parameter group at each of ``steps``
+    steps of ``scheduler``, read from a copy, so that the real optimiser and schedule are
+    left where they are (a figure of the schedule a run is about to use)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"steps must be a positive int, got {steps!r}")
+    optimizer, scheduler = copy.deepcopy((optimizer, scheduler))
+    group = optimizer.param_groups[0]
+    trace: dict[str, list[float]] = {"lr": [], "momentum": []}
+    with warnings.catch_warnings():  # the copy's step is the scheduler's wrapper, copied
+        warnings.filterwarnings("ignore", message=r"Seems like `optimizer\.step\(\)` has been")
+        for _ in range(steps):
+            trace["lr"].append(float(group["lr"]))
+            trace["momentum"].append(float(group.get("momentum", group.get("betas", (0,))[0])))
+            optimizer.step()  # no gradients: the weights stay; the schedule wants a step first
+            scheduler.step()
+    return trace

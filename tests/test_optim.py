@@ -90,3 +90,36 @@ def test_a_bad_number_of_epochs_is_a_clear_error(epochs):
 def test_an_empty_loader_is_a_clear_error():
     with pytest.raises(ValueError, match="no batches"):
         one_cycle(model(), [], 3, max_lr=0.1)
+
+
+def test_schedule_trace_reads_one_cycles_rates_and_momentum_without_moving_the_run():
+    from cnnlib.optim import schedule_trace
+    optimizer, scheduler = one_cycle(model(), range(10), 3, max_lr=0.05)
+    trace = schedule_trace(optimizer, scheduler, 30)
+    reference_opt, reference = one_cycle(model(), range(10), 3, max_lr=0.05)
+    for lr, momentum in zip(trace["lr"], trace["momentum"]):
+        assert lr == reference_opt.param_groups[0]["lr"]
+        assert momentum == reference_opt.param_groups[0]["momentum"]
+        reference_opt.step(), reference.step()
+    assert max(trace["lr"]) == pytest.approx(0.05)
+    # the schedule, not the optimiser's momentum=0.9, sets the momentum: 0.95 -> 0.85 -> 0.95
+    assert trace["momentum"][0] == pytest.approx(0.95)
+    assert min(trace["momentum"]) == pytest.approx(0.85, abs=1e-3)
+    assert scheduler.last_epoch == 0  # the real schedule has not moved
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        schedule_trace(optimizer, scheduler, 0)
+
+
+def test_plot_schedule_draws_rate_and_momentum_per_epoch():
+    import matplotlib
+    matplotlib.use("Agg")
+    from cnnlib.optim import schedule_trace
+    from cnnlib.plots import plot_schedule
+    trace = schedule_trace(*one_cycle(model(), range(10), 2, max_lr=0.1), 20)
+    fig = plot_schedule(trace, steps_per_epoch=10)
+    lr_line, momentum_line = (ax.lines[0] for ax in fig.axes)
+    assert list(lr_line.get_ydata()) == trace["lr"]
+    assert lr_line.get_xdata()[-1] == pytest.approx(1.9)  # epochs, not steps
+    assert list(momentum_line.get_ydata()) == trace["momentum"]
+    with pytest.raises(ValueError):
+        plot_schedule({"lr": []}, 10)

@@ -265,3 +265,20 @@ def plot_receptive_fields(tables: dict, title: str | None = None):
         ax.annotate(str(fields[-1]), (depth[-1], fields[-1]), textcoords="offset points",
                     xytext=(5, 0), va="center", fontsize=8)
     return finish_line_plot(fig, ax, "layers from the input", "receptive field (pixels)", title)
+
+
+def plot_schedule(trace: dict, steps_per_epoch: int, title: str | None = None):
+    """Learning rate and momentum per step (from ``optim.schedule_trace``), against epochs."""
+    if steps_per_epoch < 1 or not trace.get("lr"):
+        raise ValueError("plot_schedule needs a trace with rates and steps_per_epoch >= 1")
+    epochs = np.arange(len(trace["lr"])) / steps_per_epoch
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.0))
+    for ax, key, label in ((axes[0], "lr", "learning rate"), (axes[1], "momentum", "momentum")):
+        ax.plot(epochs, trace[key])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
