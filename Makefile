@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 NOTEBOOKS := chapters whiteboard book practice
 
-.PHONY: book test install browser unit notebooks practice colab release clean
+.PHONY: book test install browser unit notebooks practice colab colab-runtime release clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,13 @@ practice: $(STAMP)
 # CI checks it is current (tests/test_colab_edition.py); the clean room runs it.
 colab: practice
 	$(PY) tools/make_colab.py
+
+# The clean room on Colab's runtime (tools/colab_runtime.py): Colab's Python and its versions of
+# torch, numpy and the rest, read from its package lists in benchmarks/colab_runtime/. On demand,
+# not in make test (the first run downloads about 2.7 GB). ONLY= picks notebooks or folders:
+#   make colab-runtime ONLY="chapters/02_convolution.ipynb whiteboard/drill_lenet5.ipynb"
+colab-runtime: $(STAMP)
+	CNNLIB_MODE=quick $(PY) tools/colab_runtime.py $(or $(ONLY),$(NOTEBOOKS))
 
 # A release: make release VERSION=0.2.0 (CONTRIBUTING.md, "Releasing").
 release: $(STAMP)
