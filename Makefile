@@ -65,7 +65,7 @@ colab: practice
 
 # The clean room on Colab's runtime (tools/colab_runtime.py): Colab's Python and its versions of
 # torch, numpy and the rest, read from its package lists in benchmarks/colab_runtime/. On demand,
-# not in make test (the first run downloads about 2.7 GB). ONLY= picks notebooks or folders:
+# not in make test (the first run downloads about 2.9 GB). ONLY= picks notebooks or folders:
 #   make colab-runtime ONLY="chapters/02_convolution.ipynb whiteboard/drill_lenet5.ipynb"
 colab-runtime: $(STAMP)
 	CNNLIB_MODE=quick $(PY) tools/colab_runtime.py $(or $(ONLY),$(NOTEBOOKS))

@@ -21,7 +21,7 @@ this runs without looking anything up. ``make colab-runtime`` (or this tool) the
     python tools/colab_runtime.py chapters/02_convolution.ipynb whiteboard/drill_lenet5.ipynb
     python tools/colab_runtime.py chapters whiteboard book practice   # every notebook
 
-It is run on demand, not by ``make test``: the first run downloads about 2.7 GB (torch's CUDA
+It is run on demand, not by ``make test``: the first run downloads about 2.9 GB (torch's CUDA
 libraries). The result of the last run is in ``benchmarks/colab_runtime/README.md``.
 """
 
