@@ -70,3 +70,11 @@ def test_the_copy_says_where_and_when_it_was_taken():
     assert len(source["commit"]) == 40 and source["date"][:4].isdigit()
     assert all((ROOT / "benchmarks" / "colab_runtime" / f).is_file() for f in source["files"])
     assert colab_runtime.colab_python().startswith("3.")
+
+
+def test_the_python_picked_is_of_the_wanted_minor_version_or_the_error_says_which():
+    here = ".".join(map(str, sys.version_info[:3]))
+    path, version = colab_runtime.find_python(here)
+    assert version.split(".")[:2] == here.split(".")[:2] and path.exists()
+    with pytest.raises(SystemExit, match=r"no Python 2\.99 \(nor an older 2\.x\)"):
+        colab_runtime.find_python("2.99.0")

@@ -121,7 +121,7 @@ def find_python(version: str) -> tuple[Path, str]:
             if done.returncode == 0:  # a pyenv shim of a version not selected fails here
                 return Path(path), done.stdout.strip()
         candidates = []
-    raise SystemExit(f"colab runtime: no Python {major}.{minor} (nor an older 3.x) found; "
+    raise SystemExit(f"colab runtime: no Python {major}.{minor} (nor an older {major}.x) found; "
                      f"install Python {major}.{minor} (e.g. `pyenv install {major}.{minor}`)")
 
 
