@@ -2,7 +2,7 @@
 
 Most chapters train the same way: SGD with momentum and weight decay, and a learning rate that
 rises to a peak over the first part of training and then anneals to almost zero, stepped after
-every batch (Smith and Topin's one-cycle policy, ``torch.optim.lr_scheduler.OneCycleLR``).
+every batch (Smith's one-cycle policy, in ``torch.optim.lr_scheduler.OneCycleLR``'s version).
 :func:`one_cycle` builds both from the model, the training loader, the number of epochs and the
 peak rate, so a chapter writes one line instead of six, and every chapter writes it the same way:
 
