@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._probe import probing
+from .history import smooth  # noqa: F401  (diagnose.smooth: chapter 10 reads it here)
 from .loader import TensorLoader
 from .settings import model_device, seed_everything
 from .train import eval_outputs
@@ -145,20 +146,6 @@ def lr_range_test(model: nn.Module, loader, start: float = 1e-5, end: float = 1.
             loss.backward()
             opt.step()
     return lrs, losses
-
-
-def smooth(values: list[float], beta: float = 0.9) -> list[float]:
-    """Exponential moving average with bias correction (the first values are not pulled to 0).
-
-    One batch's loss is noisy; a range test is read from the smoothed curve.
-    """
-    if not 0 <= beta < 1:
-        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
-    out, average = [], 0.0
-    for i, value in enumerate(values, 1):
-        average = beta * average + (1 - beta) * value
-        out.append(average / (1 - beta ** i))
-    return out
 
 
 def suggest_lr(lrs: list[float], losses: list[float], beta: float = 0.9) -> float:

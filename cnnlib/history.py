@@ -122,3 +122,17 @@ def spread(values, fmt: str = "{:.1f}", short: bool = False) -> str:
         text += f" ({never} of {len(values)} never)" if short else \
             f"; never in {never} of {len(values)} runs"
     return text
+
+
+def smooth(values: list[float], beta: float = 0.9) -> list[float]:
+    """Exponential moving average with bias correction (the first values are not pulled to 0).
+
+    One batch's loss is noisy; a range test is read from the smoothed curve.
+    """
+    if not 0 <= beta < 1:
+        raise ValueError(f"beta must be in [0, 1), got {beta!r}")
+    out, average = [], 0.0
+    for i, value in enumerate(values, 1):
+        average = beta * average + (1 - beta) * value
+        out.append(average / (1 - beta ** i))
+    return out

@@ -33,7 +33,7 @@ from ._run import (Run, attach_history, check_before_training, check_epoch_finit
 from .callbacks import StopTraining
 from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
                    restore_backend_flags, set_backend_flags, settings_for, to_device)
-from .history import History, epochs_to_reach  # noqa: F401  (epochs_to_reach: chapters' import)
+from .history import History, epochs_to_reach  # noqa: F401  (older code imports it here)
 from .layers import Dropout
 from .settings import model_device
 

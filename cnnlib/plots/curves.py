@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from ..diagnose import smooth
+from ..history import smooth
 from ._style import finish_line_plot
 
 
