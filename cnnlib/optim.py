@@ -68,14 +68,18 @@ def schedule_trace(optimizer, scheduler, steps: int) -> dict[str, list[float]]:
     left where they are (a figure of the schedule a run is about to use)."""
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be a positive int, got {steps!r}")
+    if getattr(scheduler, "optimizer", None) is not optimizer:
+        raise ValueError("the scheduler belongs to another optimiser: pass the pair that "
+                         "was built together, e.g. optimizer, scheduler = one_cycle(...)")
     optimizer, scheduler = copy.deepcopy((optimizer, scheduler))
     group = optimizer.param_groups[0]
     trace: dict[str, list[float]] = {"lr": [], "momentum": []}
     with warnings.catch_warnings():  # the copy's step is the scheduler's wrapper, copied
         warnings.filterwarnings("ignore", message=r"Seems like `optimizer\.step\(\)` has been")
-        for _ in range(steps):
+        for step in range(steps):
             trace["lr"].append(float(group["lr"]))
             trace["momentum"].append(float(group.get("momentum", group.get("betas", (0,))[0])))
-            optimizer.step()  # no gradients: the weights stay; the schedule wants a step first
-            scheduler.step()
+            if step < steps - 1:  # no step after the last rate read
+                optimizer.step()  # no gradients: the weights stay; the schedule wants it
+                scheduler.step()
     return trace

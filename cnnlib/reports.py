@@ -10,6 +10,8 @@ compare runs with those).
 
 from __future__ import annotations
 
+import math
+import numbers
 import re
 
 from . import records
@@ -94,9 +96,12 @@ def faster_or_slower(ratio) -> str:
     """A speed ratio in words that stay true below 1: ``1.4x slower``, not ``0.7x faster``."""
     if ratio is None:
         return "-"
-    if ratio >= 1:
-        return f"{format_ratio(ratio)} faster"
-    return f"{format_ratio(1 / ratio)} slower"
+    if isinstance(ratio, bool) or not isinstance(ratio, numbers.Real) \
+            or not 0 < ratio < math.inf:
+        raise ValueError(f"a speed ratio is a positive, finite number, got {ratio!r}")
+    times = ratio if ratio >= 1 else 1 / ratio
+    words = f"{times:.2f}x" if times < 1.1 else format_ratio(times)  # 1.04x, not 1.0x
+    return f"{words} {'faster' if ratio >= 1 else 'slower'}"
 
 
 def format_recipe(result: dict) -> str:

@@ -161,3 +161,32 @@ def test_cells_refuses_an_unknown_id_or_a_markdown_cell_before_running(tmp_path,
         with pytest.raises(SystemExit):
             tool.main([str(path), "--cells", ids])
         assert "--cells names code cells" in capsys.readouterr().err
+
+
+def test_cells_keeps_tags_refuses_repeats_and_keeps_the_full_mode_guard(tmp_path, capsys,
+                                                                         monkeypatch):
+    nb = nbformat.v4.new_notebook()
+    setup = nbformat.v4.new_code_cell(
+        "import types\ncnnlib = types.SimpleNamespace(setup=lambda: 1)\nrun = cnnlib.setup()"
+        "  # cnnlib.setup() in a comment elsewhere does not count")
+    raises = nbformat.v4.new_code_cell("1 / 0", metadata={"tags": ["raises-exception"]})
+    comment = nbformat.v4.new_code_cell("# then call cnnlib.setup() again\nx = 2")
+    nb.cells = [setup, raises, comment]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    path = tmp_path / "chapter.ipynb"
+    nbformat.write(nb, path)
+    monkeypatch.setenv("CNNLIB_MODE", "quick")
+    # a tagged cell that raises on purpose runs as in a whole-notebook run
+    assert tool.main([str(path), "--cells", f"{raises.id}, {comment.id}"]) == 0
+    done = nbformat.read(path, as_version=4)
+    assert done.cells[1].outputs[0].output_type == "error"
+    with pytest.raises(SystemExit):  # a repeated id would run the cell twice
+        tool.main([str(path), "--cells", f"{comment.id},{comment.id}"])
+    assert "more than once" in capsys.readouterr().err
+    # a notebook whose outputs come from a full run is refused in quick mode
+    done.cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout",
+                                                    text=BANNER.format("full") + "\n")]
+    nbformat.write(done, path)
+    assert tool.main([str(path), "--cells", comment.id]) == 2
+    assert "saved outputs come from a full-mode run" in capsys.readouterr().err

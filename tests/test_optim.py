@@ -123,3 +123,28 @@ def test_plot_schedule_draws_rate_and_momentum_per_epoch():
     assert list(momentum_line.get_ydata()) == trace["momentum"]
     with pytest.raises(ValueError):
         plot_schedule({"lr": []}, 10)
+
+
+def test_schedule_trace_refuses_a_scheduler_of_another_optimiser_and_reads_the_last_rate():
+    from cnnlib.optim import schedule_trace
+    optimizer, scheduler = one_cycle(model(), range(5), 2, max_lr=0.1)  # 10 steps in all
+    other, _ = one_cycle(model(), range(5), 2, max_lr=0.1)
+    with pytest.raises(ValueError, match="another optimiser"):
+        schedule_trace(other, scheduler, 3)
+    trace = schedule_trace(optimizer, scheduler, 10)  # every rate, no step past the end
+    assert len(trace["lr"]) == 10 and trace["lr"][-1] < trace["lr"][0]
+
+
+def test_plot_schedule_refuses_odd_steps_per_epoch_and_traces_before_drawing():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from cnnlib.plots import plot_schedule
+    figures = len(plt.get_fignums())
+    for steps in (True, 2.5, float("nan"), 0):
+        with pytest.raises(ValueError, match="steps_per_epoch"):
+            plot_schedule({"lr": [0.1], "momentum": [0.9]}, steps)
+    for trace in ({"lr": [0.1]}, {"lr": [0.1, 0.2], "momentum": [0.9]}, [0.1]):
+        with pytest.raises(ValueError, match="schedule_trace"):
+            plot_schedule(trace, 10)
+    assert len(plt.get_fignums()) == figures  # no figure left open by a refusal

@@ -150,5 +150,14 @@ def test_a_speed_ratio_below_one_reads_slower_not_faster():
     from cnnlib.reports import faster_or_slower
     assert faster_or_slower(5.83) == "5.8x faster"
     assert faster_or_slower(0.7) == "1.4x slower"  # not "0.7x faster"
-    assert faster_or_slower(1.0) == "1.0x faster"
+    assert faster_or_slower(1.0) == "1.00x faster"
     assert faster_or_slower(None) == "-"
+
+
+def test_a_speed_ratio_must_be_positive_and_finite_and_near_one_keeps_two_decimals():
+    from cnnlib.reports import faster_or_slower
+    for bad in (0, -2.0, float("nan"), float("inf"), True, "2"):
+        with pytest.raises(ValueError, match="positive, finite"):
+            faster_or_slower(bad)
+    assert faster_or_slower(0.96) == "1.04x slower"
+    assert faster_or_slower(1.04) == "1.04x faster"

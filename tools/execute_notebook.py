@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
 
 BANNER_MODE = re.compile(r"\| mode (quick|full) \| seed ")
 
@@ -103,8 +104,11 @@ def execute(path: Path, mode: str) -> float:
 
 
 def setup_cell(nb):
-    """The code cell that calls ``cnnlib.setup()``: every cell run alone needs it."""
-    found = [c for c in nb.cells if c.cell_type == "code" and "cnnlib.setup(" in c.source]
+    """The code cell that calls ``cnnlib.setup()`` (not in a comment): every cell run alone
+    needs it."""
+    def calls_setup(source: str) -> bool:
+        return any("cnnlib.setup(" in line.split("#", 1)[0] for line in source.splitlines())
+    found = [c for c in nb.cells if c.cell_type == "code" and calls_setup(c.source)]
     if len(found) != 1:
         raise ValueError(f"--cells needs exactly one code cell that calls cnnlib.setup(), "
                          f"found {len(found)}")
@@ -116,6 +120,9 @@ def execute_cells(path: Path, mode: str, ids: list[str]) -> float:
     and save the notebook with their new outputs and every other output as it was."""
     nb = nbformat.read(path, as_version=4)
     by_id = {c.get("id"): c for c in nb.cells}
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"--cells names {repeated} more than once: each cell runs once")
     unknown = [i for i in ids if i not in by_id]
     not_code = [i for i in ids if i in by_id and by_id[i].cell_type != "code"]
     if unknown or not_code or not ids:
@@ -124,7 +131,9 @@ def execute_cells(path: Path, mode: str, ids: list[str]) -> float:
     setup = setup_cell(nb)
     chosen = [by_id[i] for i in ids if by_id[i] is not setup]
     scratch = nbformat.v4.new_notebook(metadata=nb.metadata)
-    scratch.cells = [nbformat.v4.new_code_cell(c.source) for c in [setup, *chosen]]
+    # the cells keep their metadata: tags such as raises-exception act as in a whole run
+    scratch.cells = [nbformat.v4.new_code_cell(c.source, metadata=c.metadata)
+                     for c in [setup, *chosen]]
     os.environ.setdefault("CNNLIB_PROGRESS", "0")
     os.environ["CNNLIB_MODE"] = mode
     start = time.perf_counter()
@@ -134,11 +143,15 @@ def execute_cells(path: Path, mode: str, ids: list[str]) -> float:
         manager = KernelManager(kernel_name="python3", **local)
         NotebookClient(scratch, km=manager, timeout=None, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-    for cell, done in zip(chosen, scratch.cells[1:]):
+    refreshed = [setup, *chosen] if setup.get("id") in ids else chosen
+    done_cells = scratch.cells if setup.get("id") in ids else scratch.cells[1:]
+    for cell, done in zip(refreshed, done_cells):
         cell.outputs = done.outputs
     number = 0
     for cell in nb.cells:
-        if cell.cell_type == "code" and cell.source.strip():
+        if cell.cell_type == "code" and not cell.source.strip():
+            cell.execution_count = None  # an empty cell is not run
+        elif cell.cell_type == "code":
             number += 1
             cell.execution_count = number
             for output in cell.outputs:
@@ -154,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--allow-quick", action="store_true",
                         help="replace full-mode outputs with a quick-mode run")
-    parser.add_argument("--cells", type=lambda s: [i for i in s.split(",") if i],
+    parser.add_argument("--cells",
+                        type=lambda s: [i.strip() for i in s.split(",") if i.strip()],
                         help="run only the set-up cell and these cells (ids, comma-"
                              "separated) and keep every other output")
     args = parser.parse_args(argv)
@@ -163,10 +177,19 @@ def main(argv: list[str] | None = None) -> int:
         if len(args.notebooks) != 1:
             parser.error("--cells takes one notebook")
         path = args.notebooks[0]
+        refused = [] if args.allow_quick else refusals([path], mode, source)
+        if refused:  # a quick output under a full run's banner would misstate its mode
+            print("\n".join(["execute_notebook: nothing executed.", *refused]),
+                  file=sys.stderr)
+            return 2
         try:
             seconds = execute_cells(path, mode, args.cells)
         except ValueError as error:
             parser.error(str(error))
+        except CellExecutionError as error:  # the file is written only after every cell ran
+            print(f"execute_notebook: a cell raised, {path} is unchanged:\n"
+                  f"{str(error).strip().splitlines()[-1]}", file=sys.stderr)
+            return 1
         print(f"{path}: cells {', '.join(args.cells)} executed in {seconds:.1f} s "
               f"(mode {mode}, {source}); every other output kept")
         return 0

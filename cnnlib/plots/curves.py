@@ -269,8 +269,15 @@ def plot_receptive_fields(tables: dict, title: str | None = None):
 
 def plot_schedule(trace: dict, steps_per_epoch: int, title: str | None = None):
     """Learning rate and momentum per step (from ``optim.schedule_trace``), against epochs."""
-    if steps_per_epoch < 1 or not trace.get("lr"):
-        raise ValueError("plot_schedule needs a trace with rates and steps_per_epoch >= 1")
+    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) \
+            or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a positive int (the loader's len), got "
+                         f"{steps_per_epoch!r}")
+    lengths = {key: len(trace[key]) if isinstance(trace, dict) and key in trace else None
+               for key in ("lr", "momentum")}
+    if None in lengths.values() or len(set(lengths.values())) != 1 or not lengths["lr"]:
+        raise ValueError(f"plot_schedule needs a trace from optim.schedule_trace: lists 'lr' "
+                         f"and 'momentum' of one length, got lengths {lengths}")
     epochs = np.arange(len(trace["lr"])) / steps_per_epoch
     fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.0))
     for ax, key, label in ((axes[0], "lr", "learning rate"), (axes[1], "momentum", "momentum")):
