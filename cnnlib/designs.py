@@ -144,6 +144,12 @@ def _step_factor(epoch: int, milestones: tuple[int, ...]) -> float:
     return 0.1 ** sum(epoch >= m for m in milestones)
 
 
+def one_cycle_hyper(lr: float, weight_decay: float = 5e-4) -> dict:
+    """The book's one-cycle recipe as a design's hyper-parameters (SGD, 30 % warm-up)."""
+    return {"optimizer": "SGD", "schedule": "one_cycle", "lr": lr, "pct_start": 0.3,
+            "momentum": 0.9, "weight_decay": weight_decay}
+
+
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
@@ -158,8 +164,7 @@ register(Experiment(
              "network of the same depth not?",
     arms=("plain-20", "plain-56", "resnet-20", "resnet-56"),
     budget=Budget(train_size=10_000, test_size=10_000, epochs=15, image_size=16),
-    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.1, "pct_start": 0.3,
-           "momentum": 0.9, "weight_decay": 1e-4,
+    hyper={**one_cycle_hyper(0.1, weight_decay=1e-4),
            "shortcut": "A (zero padding, as the paper on CIFAR-10)"},
     build=_degradation_model,
     optimiser=_sgd,
@@ -223,8 +228,7 @@ register(Experiment(
     question="Do random crops and flips narrow the gap between training and test error?",
     arms=("no-augment", "augment"),
     budget=Budget(train_size=10_000, test_size=10_000, epochs=20),
-    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.05, "pct_start": 0.3,
-           "momentum": 0.9, "weight_decay": 5e-4},
+    hyper=one_cycle_hyper(0.05),
     build=_augmentation_model,
     optimiser=_sgd,
     augment=True,
@@ -247,8 +251,7 @@ register(Experiment(
              "pooling, and do its networks overfit less?",
     arms=("overlapping", "plain"),
     budget=Budget(train_size=10_000, test_size=10_000, epochs=12),
-    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.05, "pct_start": 0.3,
-           "momentum": 0.9, "weight_decay": 5e-4},
+    hyper=one_cycle_hyper(0.05),
     build=_pooling_model,
     optimiser=_sgd,
     augment=False,
@@ -276,8 +279,7 @@ register(Experiment(
              "residual network of similar depth land?",
     arms=("lenet5", "vgg11", "vgg16", "resnet20"),
     budget=Budget(train_size=10_000, test_size=10_000, epochs=30),
-    hyper={"optimizer": "SGD", "schedule": "one_cycle", "lr": 0.05, "pct_start": 0.3,
-           "momentum": 0.9, "weight_decay": 5e-4},
+    hyper=one_cycle_hyper(0.05),
     build=_same_budget_model,
     optimiser=_sgd,
     augment=True,

@@ -86,18 +86,24 @@ def refusals(paths: list[Path], mode: str, source: str) -> list[str]:
             if saved_mode(nbformat.read(path, as_version=4)) == "full"]
 
 
-def execute(path: Path, mode: str) -> float:
-    """Run the notebook in ``mode`` in one kernel, save it with its outputs; seconds."""
-    nb = nbformat.read(path, as_version=4)
+def run_kernel(nb, mode: str, folder: Path) -> None:
+    """Execute ``nb`` in place in a fresh kernel in ``mode``, in ``folder``, over local
+    sockets where the system has them."""
     os.environ.setdefault("CNNLIB_PROGRESS", "0")
     os.environ["CNNLIB_MODE"] = mode  # the kernel inherits it: the mode checked is run
-    start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cnnlib-kernel-") as sockets:
         ipc = {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}
         local = {} if os.name == "nt" else ipc
         manager = KernelManager(kernel_name="python3", **local)
         NotebookClient(nb, km=manager, timeout=None, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+                       resources={"metadata": {"path": str(folder)}}).execute()
+
+
+def execute(path: Path, mode: str) -> float:
+    """Run the notebook in ``mode`` in one kernel, save it with its outputs; seconds."""
+    nb = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    run_kernel(nb, mode, path.parent)
     nb.metadata["cnnlib"] = {"code_sha256": code_digest(nb)}
     nbformat.write(nb, path)
     return time.perf_counter() - start
@@ -134,15 +140,8 @@ def execute_cells(path: Path, mode: str, ids: list[str]) -> float:
     # the cells keep their metadata: tags such as raises-exception act as in a whole run
     scratch.cells = [nbformat.v4.new_code_cell(c.source, metadata=c.metadata)
                      for c in [setup, *chosen]]
-    os.environ.setdefault("CNNLIB_PROGRESS", "0")
-    os.environ["CNNLIB_MODE"] = mode
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="cnnlib-kernel-") as sockets:
-        ipc = {"transport": "ipc", "ip": os.path.join(sockets, "kernel")}
-        local = {} if os.name == "nt" else ipc
-        manager = KernelManager(kernel_name="python3", **local)
-        NotebookClient(scratch, km=manager, timeout=None, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    run_kernel(scratch, mode, path.parent)
     refreshed = [setup, *chosen] if setup.get("id") in ids else chosen
     done_cells = scratch.cells if setup.get("id") in ids else scratch.cells[1:]
     for cell, done in zip(refreshed, done_cells):
