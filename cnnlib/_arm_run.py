@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from ._args import whole_number
-from ._run import HUGE_WEIGHT
+from ._fit_checks import HUGE_WEIGHT
 from .checkpoint import read_checkpoint
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 
 from ._args import whole_number
 from ._arm_run import RunInterrupted, check_types, huge_weights, stopped_line, whole_seed
-from ._run import DivergedWarning
+from ._fit_checks import DivergedWarning
 from .checkpoint import read_checkpoint
 from .data import channel_stats, dataset_info, load_tensors, subset
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401

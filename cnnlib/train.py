@@ -28,8 +28,10 @@ else:  # tqdm.auto would warn "IProgress not found" in a notebook and draw no ba
 
 from ._first_batch import (check_inputs, check_loss_fn, check_outputs, check_test_labels,
                            first_loss)
-from ._run import (Run, attach_history, check_before_training, check_epoch_finite,
-                   check_fit_arguments, check_loader, check_lr)
+from ._fit_checkpoint import FitCheckpoint
+from ._fit_checks import (check_before_training, check_epoch_finite, check_fit_arguments,
+                          check_loader, check_lr, check_schedule)
+from ._fit_state import FitState, attach_history
 from .callbacks import StopTraining
 from .fast import (FastSettings, autocast, eval_batches, grad_scaler, make_optimizer, prepare,
                    restore_backend_flags, set_backend_flags, settings_for, to_device)
@@ -161,11 +163,12 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
     instead of a function, a model without trainable parameters, an optimiser built for
     another model, a one-cycle schedule not stepped per batch or shorter than the run, a
     callback built for another model or writing the checkpoint's own file, and, when there are
-    epochs left to train, whether a checkpoint can be written at ``checkpoint``
-    (:func:`cnnlib.checkpoint.check_path`: ``~`` expanded, a symbolic link written through;
-    :func:`~cnnlib.checkpoint.check_destination`). The first batch is checked against the model
-    before the first step (:mod:`cnnlib._first_batch`: the weights' dtype, an N × C output, labels within it, as many outputs as the loader's
-    ``num_classes``). So no mistake shows up only after a whole epoch.
+    epochs left to train, whether a checkpoint can be written at ``checkpoint`` (``~``
+    expanded, a symbolic link written through). ``fit`` hands ``checkpoint`` and ``resume`` to
+    one object, :class:`cnnlib._fit_checkpoint.FitCheckpoint`, which checks, resumes, saves and
+    reports. The first batch is checked against the model before the first step
+    (:mod:`cnnlib._first_batch`: the weights' dtype, an N × C output, labels within it, as many
+    outputs as the loader's ``num_classes``). So no mistake shows up only after a whole epoch.
 
     After every epoch, in this order: the epoch's row is added to the history, the model,
     optimiser, scheduler, history and random states are saved to ``checkpoint`` (if given; an
@@ -214,10 +217,11 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
       check waits for the GPU, so checking every step would slow training). The checkpoint is
       then still the last good epoch.
     """
-    callbacks = check_fit_arguments(epochs, checkpoint, resume, callbacks)
+    callbacks = check_fit_arguments(epochs, callbacks)
+    file = FitCheckpoint(checkpoint, resume, callbacks)  # from here on, the checkpoint's owner
     device = model_device(model)  # a clear error for a model without parameters or buffers
-    checkpoint = check_before_training(model, train_loader, test_loader, loss_fn, optimizer,
-                                       scheduler, checkpoint, callbacks)
+    check_before_training(model, train_loader, test_loader, loss_fn, optimizer, scheduler,
+                          callbacks)
     fast = settings_for(device, fast)  # every speed switch: see cnnlib/fast.py
     optimizer = optimizer or make_optimizer(model, "sgd", lr=check_lr(lr), momentum=0.9,
                                             fast=fast)
@@ -226,38 +230,42 @@ def fit(model: torch.nn.Module, train_loader, test_loader=None, *, epochs: int,
                           classes=getattr(train_loader, "num_classes", None),
                           test_loader=test_loader)
     loaders = [loader for loader in (train_loader, test_loader) if hasattr(loader, "state_dict")]
-    run = Run(model, optimizer, scheduler, loaders, checkpoint, train_loader)
-    run.open(resume, epochs, scheduler_per_batch, len(train_loader))  # takes the checkpoint's lock
-    steps.at = (run.start, 0)
-    flags = set_backend_flags(fast)
-    try:
-        for epoch in range(run.start + 1, epochs + 1):
-            run.phase, start = "training", time.perf_counter()
-            lr_now = optimizer.param_groups[0]["lr"]
-            row = {"epoch": epoch, **steps.epoch(train_loader, epoch, epochs)}
-            if scheduler is not None and not scheduler_per_batch:
-                scheduler.step()
-            if test_loader is not None:
-                run.phase = "evaluating"
-                result = evaluate(steps.net, test_loader, loss_fn, fast=fast)
-                row.update(test_loss=result["loss"], test_acc=result["acc"])
-            check_epoch_finite(row, model, run.saved)
-            run.complete({**row, "lr": lr_now, "seconds": time.perf_counter() - start})
-            run.save(epoch)
-            run.call_back(callbacks, epoch)
-    except KeyboardInterrupt:
-        run.restore()
-        print(run.interrupted(steps.at, len(train_loader)))
-    except StopTraining:
-        pass
-    except Exception as error:
-        attach_history(error, run.history)
-        raise
-    finally:
-        restore_backend_flags(flags)
-        run.mark_model(steps.taken)
-        run.close()
-    return run.history
+    state = FitState(model, optimizer, scheduler, loaders)
+    with file.open(state, epochs, train_loader):  # locked, resumed, writable; unlocked at the end
+        check_schedule(scheduler, scheduler_per_batch, (epochs - state.start) * len(train_loader))
+        state.remember()  # what Ctrl-C goes back to
+        steps.at, flags = (state.start, 0), set_backend_flags(fast)
+        try:
+            for epoch in range(state.start + 1, epochs + 1):
+                state.phase, start = "training", time.perf_counter()
+                lr_now = optimizer.param_groups[0]["lr"]
+                row = {"epoch": epoch, **steps.epoch(train_loader, epoch, epochs)}
+                if scheduler is not None and not scheduler_per_batch:
+                    scheduler.step()
+                if test_loader is not None:
+                    state.phase = "evaluating"
+                    result = evaluate(steps.net, test_loader, loss_fn, fast=fast)
+                    row.update(test_loss=result["loss"], test_acc=result["acc"])
+                check_epoch_finite(row, model, file.saved)
+                state.complete({**row, "lr": lr_now, "seconds": time.perf_counter() - start})
+                state.phase = "saving"
+                file.save(epoch)
+                state.phase = "callbacks"
+                for callback in callbacks:
+                    callback(epoch, state.history)
+                    file.check_history(callback, epoch)  # else the next save would fail
+        except KeyboardInterrupt:
+            state.restore()
+            print(state.interrupted(steps.at, len(train_loader), file.report()))
+        except StopTraining:
+            pass
+        except Exception as error:
+            attach_history(error, state.history)
+            raise
+        finally:
+            restore_backend_flags(flags)
+            file.model_changed(state.kept_changes(steps.taken))
+    return state.history
 
 
 @dataclass

@@ -39,7 +39,7 @@ from cnnlib import checkpoint as ckpt
 from cnnlib._lock import CheckpointInUseError, StaleLockWarning
 from cnnlib._storable import digest
 from cnnlib._first_batch import LossWarning
-from cnnlib._run import AugmentedTestWarning, DivergedWarning, SameLoaderWarning
+from cnnlib._fit_checks import AugmentedTestWarning, DivergedWarning, SameLoaderWarning
 from cnnlib.callbacks import BestCheckpoint, StopTraining
 from cnnlib.checkpoint import (CheckpointError, CheckpointSaveError, load_checkpoint,
                                read_checkpoint, save_checkpoint)

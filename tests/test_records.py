@@ -456,10 +456,10 @@ def test_a_diverging_pilot_is_recorded_as_diverged(tmp_path, data_dir):
                             hyper={"lr": 50.0}, out=tmp_path)
 
 
-@pytest.mark.filterwarnings("ignore::cnnlib._run.DivergedWarning")
+@pytest.mark.filterwarnings("ignore::cnnlib._fit_checks.DivergedWarning")
 def test_a_run_whose_weights_blow_up_is_a_diverged_pilot_or_refused(tmp_path, data_dir,
                                                                      monkeypatch):
-    from cnnlib._run import DivergedWarning
+    from cnnlib._fit_checks import DivergedWarning
     exp = experiments.get_experiment("relu_tanh")  # relu on pixel inputs at its 0.05 blows up
     pixels = {**exp.arm_settings, "relu": {**exp.arm_settings["relu"], "inputs": "pixels"}}
     monkeypatch.setitem(experiments.EXPERIMENTS, "relu_tanh",

@@ -99,8 +99,9 @@ PACKAGES = {module_name(p) for p in MODULES if p.name == "__init__.py"}
 
 
 def test_the_graph_sees_real_imports():
-    assert "cnnlib._run" in GRAPH["cnnlib.train"]
-    assert "cnnlib.checkpoint" in GRAPH["cnnlib._run"]
+    assert {"cnnlib._fit_checks", "cnnlib._fit_state", "cnnlib._fit_checkpoint"} <= \
+        GRAPH["cnnlib.train"]
+    assert "cnnlib.checkpoint" in GRAPH["cnnlib._fit_checkpoint"]
     assert "cnnlib.history" in GRAPH["cnnlib.checkpoint"]
     assert "cnnlib.train" not in GRAPH["cnnlib.checkpoint"]
 
@@ -156,3 +157,19 @@ def test_no_notebook_writes_out_a_learning_rate_schedule(path):
     written = [code.splitlines()[0] for code in notebook_code(path) if "lr_scheduler" in code]
     assert written == [], (f"{path.name} builds a learning-rate schedule itself: use "
                            f"cnnlib.one_cycle (cells starting {written})")
+
+
+def test_fit_hands_its_checkpoint_to_one_owner():
+    """fit never looks at the checkpoint path: ``checkpoint`` and ``resume`` appear in its body
+    once, as the arguments of FitCheckpoint, which checks, resumes, saves and reports."""
+    fit = next(node for node in ast.parse((PACKAGE / "train.py").read_text()).body
+               if isinstance(node, ast.FunctionDef) and node.name == "fit")
+    uses = [node for node in ast.walk(fit) if isinstance(node, ast.Name)
+            and node.id in ("checkpoint", "resume")]
+    owner = [call for call in ast.walk(fit) if isinstance(call, ast.Call)
+             and getattr(call.func, "id", None) == "FitCheckpoint"]
+    assert len(owner) == 1, "fit should make one FitCheckpoint"
+    assert sorted(id(node) for node in uses) == sorted(
+        id(arg) for arg in owner[0].args if isinstance(arg, ast.Name)
+        and arg.id in ("checkpoint", "resume")), (
+        "fit uses checkpoint= or resume= itself: hand them to FitCheckpoint only")
