@@ -2,7 +2,7 @@
 
 A :class:`Step` is one thing the forward pass did (a convolution, a ReLU, a flatten...); a
 :class:`Layer` is a step that the comparison counts, with the activations and dropout that
-follow it; a :class:`Trace` is the whole pass. ``_trace`` records steps, ``_layers`` groups them
+follow it; a :class:`Trace` is the whole pass. ``_trace`` records steps, ``_grouping`` groups them
 into layers, and the comparison modules read both.
 """
 

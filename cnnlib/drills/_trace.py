@@ -24,8 +24,8 @@ from torch.overrides import TorchFunctionMode
 
 from .. import layers as cnn_layers
 from .._probe import probing
+from ._grouping import group_layers
 from ._identify import identify
-from ._layers import group_layers
 from ._steps import (ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, ADDS, FLATTENS, POOLS, Step,
                      Trace, pair, shape_of)
 

@@ -16,7 +16,7 @@ from matplotlib.patches import FancyBboxPatch, Patch, Rectangle
 from matplotlib.textpath import TextToPath
 from torch import nn
 
-from ._layers import Layer, trace_layers
+from ._boxes import Layer, trace_layers
 
 
 # The three blocks of the ResNet chapter, as the paper draws them (its Figures 2 and 5): data
@@ -85,7 +85,7 @@ def draw_blocks(kinds=("plain", "basic", "bottleneck"), titles=None):
 
 
 # ---------------------------------------------------------------------------------------------
-# Any model's layers, drawn from one forward pass (traced in _layers.py)
+# Any model's layers, drawn from one forward pass (traced in _boxes.py)
 
 KIND_COLORS = {"input": "#ffffff", "conv": "#a6cee3", "pool": "#fdbf6f", "norm": "#b2df8a",
                "fc": "#cab2d6", "block": "#86b4dc", "other": "#d9d9d9"}
