@@ -8,6 +8,9 @@ computed into the sentence. The value is glued as given, so format it as the sen
 myst-nb does the gluing; it comes with the book's build tools, not with ``cnnlib``. Where it is
 not installed (Colab, a plain ``pip install cnnlib``) ``glue`` only shows the value when asked
 to, so the same notebook runs everywhere.
+
+A cell that computes several numbers for one paragraph glues them in one call:
+``glue_all(acc=f"{acc:.2%}", epochs=len(history))``.
 """
 
 from __future__ import annotations
@@ -22,3 +25,25 @@ def glue(name: str, value, display: bool = False) -> None:
             print(value)
         return
     myst_glue(name, value, display=display)
+
+
+def glue_all(values: dict | None = None, /, **named) -> None:
+    """Glue several values in one call: ``glue_all(acc="97.1%", epochs=12)``, or a dict for
+    names that are not Python identifiers. Nothing is shown; the names are checked first, so
+    a mistake glues nothing."""
+    if values is not None and not isinstance(values, dict):
+        raise TypeError(f"glue_all takes name=value pairs or one dict of them, got a "
+                        f"{type(values).__name__}: write glue_all(acc=..., epochs=...)")
+    values = dict(values or {})
+    both = sorted(set(values) & set(named))
+    if both:
+        raise ValueError(f"glue_all got {both[0]!r} twice (in the dict and as a keyword): "
+                         "give each name once")
+    values.update(named)
+    if not values:
+        raise TypeError("glue_all got nothing to glue: write glue_all(acc=..., epochs=...)")
+    bad = [name for name in values if not isinstance(name, str) or not name.strip()]
+    if bad:
+        raise ValueError(f"a glue name must be a non-empty string, got {bad[0]!r}")
+    for name, value in values.items():
+        glue(name, value)

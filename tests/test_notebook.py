@@ -1,0 +1,58 @@
+"""cnnlib.notebook: values glued into a page's prose, one at a time or several in one call."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from cnnlib.notebook import glue, glue_all
+
+
+@pytest.fixture
+def glued(monkeypatch) -> list:
+    """What myst_nb's glue received, with a stand-in for myst_nb (it needs Sphinx)."""
+    calls = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    return calls
+
+
+def test_glue_all_glues_each_value_in_order_without_showing_it(glued):
+    glue_all(acc="97.1%", epochs=12)
+    assert glued == [("acc", "97.1%", False), ("epochs", 12, False)]
+
+
+def test_glue_all_takes_a_dict_for_names_that_are_not_identifiers(glued):
+    glue_all({"ch3-acc": "97.1%"}, epochs=12)
+    assert glued == [("ch3-acc", "97.1%", False), ("epochs", 12, False)]
+
+
+def test_glue_all_is_the_same_as_one_glue_per_value(glued):
+    glue("acc", "97.1%")
+    glue("epochs", 12)
+    one_by_one = list(glued)
+    glued.clear()
+    glue_all(acc="97.1%", epochs=12)
+    assert glued == one_by_one
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: glue_all(), TypeError, "nothing to glue"),
+    (lambda: glue_all(["acc", 1]), TypeError, "name=value pairs or one dict"),
+    (lambda: glue_all({"acc": 1}, acc=2), ValueError, "'acc' twice"),
+    (lambda: glue_all({"": 1}), ValueError, "non-empty string"),
+    (lambda: glue_all({3: 1}), ValueError, "non-empty string"),
+])
+def test_a_mistake_glues_nothing(glued, call, error, message):
+    with pytest.raises(error, match=message):
+        call()
+    assert glued == []
+
+
+def test_without_myst_nb_glue_all_does_nothing(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb raises ImportError
+    glue_all(acc="97.1%")
+    assert capsys.readouterr().out == ""
