@@ -9,9 +9,9 @@ the classifier as 512×7×7; three fully connected layers follow (4096, 4096, 10
 on the outputs of the first two.
 
 The ImageNet models (``vgg11`` ... ``vgg19``) are state_dict-compatible with torchvision's and
-have the same parameter counts. ``vgg_cifar`` keeps a configuration's layers for 32×32 images
-at a fraction of the width (five pools take 32 to 1), with one linear layer on the last
-feature vector: a network a CPU can train in minutes per epoch.
+have the same parameter counts. ``vgg11_cifar`` and ``vgg16_cifar`` keep a configuration's
+layers for 32×32 images at a fraction of the width (five pools take 32 to 1), with one linear
+layer on the last feature vector: a network a CPU can train in minutes per epoch.
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ def _explain_imagenet(h: int, w: int) -> str:
         sides.append(str(n))
     return (f"its five 2×2 pools halve the side five times ({min(h, w)} → {' → '.join(sides)}), "
             f"and fc6 expects the 512×7×7 that only 224 gives (224 / 32 = 7). Resize or crop "
-            "the images to 224×224 (the paper's training crops), or use vgg_cifar for 32×32")
+            "the images to 224×224 (the paper's training crops), or build vgg11_cifar or "
+            "vgg16_cifar (get_model) for 32×32 images")
 
 
 class VGG(CheckedInput):
