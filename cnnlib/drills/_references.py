@@ -102,6 +102,15 @@ def _bottleneck_v1(inplanes: int, planes: int, stride: int) -> Callable[[], nn.M
     return build
 
 
+def _inception(name: str) -> Callable[[], nn.Module]:
+    """GoogLeNet's Inception module ``name`` ("3a"...) with the paper's 5×5 kernel."""
+    def build():
+        config = models.GOOGLENET_INCEPTION[name]
+        channels = {"3a": 192}[name]
+        return models.Inception(channels, *config, big_kernel=5)
+    return build
+
+
 def _registered(name: str, **kwargs) -> Callable[[], nn.Module]:
     return lambda: models.get_model(name, **kwargs)
 
@@ -116,6 +125,12 @@ _VGG16_LABELS = ("conv1_1", "conv1_2", "pool1", "conv2_1", "conv2_2", "pool2", "
 _VGG_CONV = ("every convolution is 3×3 with stride 1 and padding 1, so it keeps the size; only "
              "the five 2×2 max-pools (stride 2) halve it")
 _VGG_WIDTHS = "the widths are 64, 128, 256, 512, 512: they double after each pool, up to 512"
+_FIVE = ("the third branch is a 1×1 reduction then a 5×5 convolution (padding 2), as in the "
+         "paper; torchvision's googlenet has a 3×3 there, a known bug it keeps for its weights")
+_POOL = ("the pool branch is a 3×3 max-pool with stride 1 and padding 1 (the size is kept), then "
+         "a 1×1 projection")
+_INCEPTION_3A = ("3a's channels (the paper's Table 1): 64; 96 → 128; 16 → 32; pool → 32; "
+                 "64 + 128 + 32 + 32 = 256 out")
 _STRIDE = ("torchvision (\"ResNet v1.5\") puts the stride on the 3×3 conv2; the paper put it on "
            "the first 1×1, which skips three quarters of the pixels before any 3×3 sees them")
 
@@ -164,6 +179,12 @@ for _reference in (
               _bottleneck_v1(256, 128, 2), (256, 56, 56),
               alternatives=("bottleneck_down",),
               hints=(("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
+    Reference("inception", "Inception module 3a (192 → 256 channels, the paper's 5×5)",
+              _inception("3a"), (192, 28, 28),
+              hints=(("branch3.1.conv", "", _FIVE), ("branch4.0", "", _POOL),
+                     *((f"{label}.conv", "params", _INCEPTION_3A) for label in
+                       ("branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1",
+                        "branch4.1")))),
     Reference("resnet18", "ResNet-18 (ImageNet, 224×224)", _registered("resnet18"),
               (3, 224, 224)),
     Reference("resnet18_cifar", "ResNet-18 for CIFAR-10 (32×32)", _registered("resnet18_cifar"),
