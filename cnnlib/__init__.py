@@ -18,6 +18,8 @@ on first use, so ``import cnnlib`` is quick and a figure's first call pays for m
 - arithmetic: shapes, parameter and multiply-add counts; summary: layer tables
 - plots: every figure; diagnose: checks for a run that does not learn
 - folders: your own image folder, from a messy download to a trained model
+- pretrained: the book's pretrained weights (package data) and torchvision's ImageNet ones;
+  finetune: a new head, a frozen body, a smaller rate for the body
 - drills: the whiteboard checker; quiz: interview questions drawn from a seed; colab: how
   answer cells behave in Colab; notebook: numbers glued into a page's prose
 - callbacks: what ``fit`` calls after each epoch (``StopTraining``, ``BestCheckpoint``)
@@ -56,8 +58,9 @@ _EXPORTS = {
 _HOME = {name: module for module, names in _EXPORTS.items() for name in names}
 # Every public module, so that ``import cnnlib`` is enough to reach ``cnnlib.<module>.<name>``.
 _MODULES = ("arithmetic", "bench", "callbacks", "checkpoint", "colab", "conv_from_scratch",
-            "data", "designs", "diagnose", "drills", "experiments", "fast", "folders",
-            "history", "layers", "loader", "models", "notebook", "optim", "plots", "quiz",
+            "data", "designs", "diagnose", "drills", "experiments", "fast", "finetune",
+            "folders", "history", "layers", "loader", "models", "notebook", "optim", "plots",
+            "pretrained", "quiz",
             "recipes", "records", "reports", "results", "settings", "tables", "test_time",
             "train")
 

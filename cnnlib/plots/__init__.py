@@ -14,6 +14,7 @@ as ``plots.show_images(...)``; the modules group them by what they show:
 - convolution: a convolution's sliding window, drawn and animated (``animate_conv``,
   ``animate_pooling``), LRN's effect
 - experiments: an experiment's record, each arm's seeds as a band around their mean
+- seeds: repeated runs as points, every seed's result and each arm's mean through them
 - architecture: residual blocks drawn as diagrams, and any model's layers with their output
   shapes from one forward pass (``architecture``; AlexNet's two GPUs, ResNet's shortcuts)
 """
@@ -28,6 +29,7 @@ from .curves import (plot_activations, plot_class_counts, plot_history, plot_los
 from .experiments import plot_record
 from .images import (feature_maps, show_feature_maps, show_images, show_kernel_responses,
                      show_kernels, show_misclassified, show_prediction)
+from .seeds import plot_seed_points
 from .speed import plot_throughput, plot_time_to_accuracy
 
 __all__ = ["BLOCKS", "HtmlAnimation", "animate_conv", "animate_pooling", "architecture",
@@ -35,6 +37,6 @@ __all__ = ["BLOCKS", "HtmlAnimation", "animate_conv", "animate_pooling", "archit
            "plot_activations", "plot_class_counts", "plot_confusion_matrix", "plot_conv_sliding",
            "plot_history", "plot_loss_curves", "plot_lr_range_test", "plot_lrn_effect",
            "plot_receptive_fields", "plot_record", "plot_runs", "plot_schedule",
-           "plot_throughput", "plot_time_to_accuracy",
+           "plot_seed_points", "plot_throughput", "plot_time_to_accuracy",
            "plot_value_histograms", "show_feature_maps", "show_images", "show_kernel_responses",
            "show_kernels", "show_misclassified", "show_prediction"]
