@@ -48,7 +48,7 @@ _EXPORTS = {
     "fast": ("FastSettings",),
     "history": ("History", "epochs_to_reach", "spread"),
     "loader": ("TensorLoader",),
-    "notebook": ("glue",),
+    "notebook": ("glue", "glue_all"),
     "optim": ("one_cycle",),
     "settings": ("RunSettings", "banner", "model_device", "pick_device", "pick_mode",
                  "seed_everything", "setup"),
@@ -86,7 +86,7 @@ __all__ = [
     "save_checkpoint",
     "DATASETS", "DatasetUnavailableError", "FastSettings", "History", "RunSettings",
     "StopTraining", "TensorLoader", "banner", "channel_stats", "data_root", "epochs_to_reach",
-    "evaluate", "fit", "format_table", "glue", "load_data", "load_tensors", "model_device", "one_cycle",
+    "evaluate", "fit", "format_table", "glue", "glue_all", "load_data", "load_tensors", "model_device", "one_cycle",
     "pick_device", "pick_mode", "predict", "predict_probs", "seed_everything", "setup", "spread",
     "summary",
 ]

@@ -56,3 +56,8 @@ def test_without_myst_nb_glue_all_does_nothing(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "myst_nb", None)  # import myst_nb raises ImportError
     glue_all(acc="97.1%")
     assert capsys.readouterr().out == ""
+
+
+def test_glue_all_is_where_the_chapters_find_glue():
+    import cnnlib
+    assert cnnlib.glue_all is glue_all and "glue_all" in cnnlib.__all__
