@@ -16,7 +16,8 @@ on first use, so ``import cnnlib`` is quick and a figure's first call pays for m
 - models: the model registry (``cnnlib.models.get_model("lenet5")``); layers: LRN and dropout
   written from scratch; conv_from_scratch: a convolution written with loops
 - arithmetic: shapes, parameter and multiply-add counts; summary: layer tables
-- plots: every figure; diagnose: checks for a run that does not learn
+- plots: every figure; diagnose: checks for a run that does not learn; shift: a layer's input
+  over training (what batch normalization was meant to steady)
 - folders: your own image folder, from a messy download to a trained model
 - pretrained: the book's pretrained weights (package data) and torchvision's ImageNet ones;
   finetune: a new head, a frozen body, a smaller rate for the body
@@ -61,7 +62,8 @@ _MODULES = ("arithmetic", "bench", "callbacks", "checkpoint", "colab", "conv_fro
             "data", "designs", "diagnose", "drills", "experiments", "fast", "finetune",
             "folders", "history", "layers", "loader", "models", "notebook", "optim", "plots",
             "pretrained", "quiz",
-            "recipes", "records", "reports", "results", "settings", "tables", "test_time",
+            "recipes", "records", "reports", "results", "settings", "shift", "tables",
+            "test_time",
             "train")
 
 

@@ -8,7 +8,8 @@ as ``plots.show_images(...)``; the modules group them by what they show:
 
 - images: image grids, kernels, feature maps, kernel responses, mistakes, one prediction
 - curves: training curves, repeated runs, value histograms, activation functions, loss curves,
-  the learning-rate range test, a schedule's rate and momentum, class counts, receptive fields
+  the learning-rate range test, a schedule's rate and momentum, class counts, receptive fields,
+  a layer's input percentiles over training
 - speed: training throughput on each device, time to accuracy (from recorded results)
 - confusion: the confusion matrix and the most-confused pairs
 - convolution: a convolution's sliding window, drawn and animated (``animate_conv``,
@@ -24,7 +25,7 @@ from .confusion import confusion_matrix, most_confused, plot_confusion_matrix
 from .convolution import (HtmlAnimation, animate_conv, animate_pooling, plot_conv_sliding,
                           plot_lrn_effect)
 from .curves import (plot_activations, plot_class_counts, plot_history, plot_loss_curves,
-                     plot_lr_range_test, plot_receptive_fields, plot_runs,
+                     plot_lr_range_test, plot_percentiles, plot_receptive_fields, plot_runs,
                      plot_schedule, plot_value_histograms)
 from .experiments import plot_record
 from .images import (feature_maps, show_feature_maps, show_images, show_kernel_responses,
@@ -36,6 +37,7 @@ __all__ = ["BLOCKS", "HtmlAnimation", "animate_conv", "animate_pooling", "archit
            "confusion_matrix", "draw_blocks", "feature_maps", "most_confused",
            "plot_activations", "plot_class_counts", "plot_confusion_matrix", "plot_conv_sliding",
            "plot_history", "plot_loss_curves", "plot_lr_range_test", "plot_lrn_effect",
+           "plot_percentiles",
            "plot_receptive_fields", "plot_record", "plot_runs", "plot_schedule",
            "plot_seed_points", "plot_throughput", "plot_time_to_accuracy",
            "plot_value_histograms", "show_feature_maps", "show_images", "show_kernel_responses",

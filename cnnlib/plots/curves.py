@@ -289,3 +289,35 @@ def plot_schedule(trace: dict, steps_per_epoch: int, title: str | None = None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_percentiles(panels: dict, steps_per_epoch: int, title: str | None = None):
+    """A layer's input percentiles over training (``shift.InputPercentiles``), one panel per
+    network: each percentile a colour, the first run of a panel drawn thick, the others thin."""
+    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) \
+            or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be a positive int (the loader's len), got "
+                         f"{steps_per_epoch!r}")
+    if not isinstance(panels, dict) or not panels or not all(
+            isinstance(runs, (list, tuple)) and runs for runs in panels.values()):
+        raise ValueError("panels maps a panel's title to a non-empty list of InputPercentiles "
+                         "(one per run)")
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels) + 0.4, 3.2),
+                             sharey=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (name, runs) in zip(axes[0], panels.items()):
+        for n, trace in enumerate(runs):
+            epochs = np.array(trace.steps) / steps_per_epoch
+            for (level, values), color in zip(trace.series().items(), colors):
+                ax.plot(epochs, values, color=color, lw=1.8 if n == 0 else 0.6,
+                        alpha=1.0 if n == 0 else 0.6,
+                        label=f"{100 * level:g}th percentile" if n == 0 else None)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("the layer's input")
+    axes[0][0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
