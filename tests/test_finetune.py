@@ -56,7 +56,7 @@ def test_freeze_keeps_weights_and_batch_norm_statistics():
 
 
 def test_requires_grad_alone_does_not_freeze_batch_norm():
-    """The trap freeze() closes, and chapter 9's exercise shows."""
+    """The trap freeze() closes, and the own-data chapter's exercise shows."""
     model, loader = net(), tiny_loader()
     for name, p in model.named_parameters():
         p.requires_grad_(name.startswith("fc."))

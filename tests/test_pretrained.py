@@ -15,7 +15,7 @@ import torch
 from cnnlib import pretrained
 
 ROOT = Path(__file__).resolve().parent.parent
-FOLDER_CLASSES = {"airplane", "automobile", "bird", "cat", "ship"}  # chapter 9's folder
+FOLDER_CLASSES = {"airplane", "automobile", "bird", "cat", "ship"}  # the own-data chapter's folder
 
 
 def test_the_shipped_resnet20_loads_and_matches_its_provenance():
@@ -24,7 +24,7 @@ def test_the_shipped_resnet20_loads_and_matches_its_provenance():
     weights = pretrained.HERE / "resnet20_cifar5.pt"
     assert hashlib.sha256(weights.read_bytes()).hexdigest() == record["sha256"]
     assert weights.stat().st_size < 1_200_000  # small enough to ship in the wheel
-    # chapter 9 fine-tunes it on classes it has never seen
+    # the own-data chapter fine-tunes it on classes it has never seen
     assert not set(record["classes"]) & FOLDER_CLASSES and len(record["classes"]) == 5
     for key in ("data", "recipe", "result", "seconds", "hardware", "date", "torch"):
         assert record[key], key

@@ -1,12 +1,14 @@
-"""Pretrain the ResNet-20 that chapter 9 fine-tunes, and ship it as cnnlib package data.
+"""Pretrain the ResNet-20 that the own-data chapter fine-tunes; ship it as cnnlib package data.
 
-Chapter 9's folder holds five CIFAR-10 classes (airplane, automobile, bird, cat, ship). A
-network pretrained on those classes would not show transfer, only memory, so this script
-trains the book's CIFAR ResNet-20 on the *other* five classes (deer, dog, frog, horse, truck)
-of CIFAR-10's training set, with chapter 8's one-cycle recipe, and tests it on those five
-classes of the test set. Seeded: the same command gives the same weights on the same machine.
+The own-data chapter's folder (chapters/09_own_data.ipynb) holds five CIFAR-10 classes
+(airplane, automobile, bird, cat, ship). A network pretrained on those classes would not show
+transfer, only memory, so this script trains the book's CIFAR ResNet-20 on the *other* five
+classes (deer, dog, frog, horse, truck) of CIFAR-10's training set, with the ResNet chapter's
+one-cycle recipe, and tests it on those five classes of the test set. Seeded: the same
+command gives the same weights on the same machine.
 
-    OMP_NUM_THREADS=1 CNNLIB_DATA=$PWD/.data python tools/pretrain_resnet20_cifar5.py --epochs 1 --dry-run
+    OMP_NUM_THREADS=1 CNNLIB_DATA=$PWD/.data python tools/pretrain_resnet20_cifar5.py \
+        --epochs 1 --dry-run
     OMP_NUM_THREADS=1 CNNLIB_DATA=$PWD/.data python tools/pretrain_resnet20_cifar5.py
 
 writes ``cnnlib/pretrained/resnet20_cifar5.pt`` (the weights as float16, a plain state_dict)
@@ -36,7 +38,7 @@ from cnnlib.models import get_model  # noqa: E402
 from cnnlib.results import cpu_model  # noqa: E402
 
 NAME = "resnet20_cifar5"
-CLASSES = ["deer", "dog", "frog", "horse", "truck"]  # chapter 9's folder has none of them
+CLASSES = ["deer", "dog", "frog", "horse", "truck"]  # the own-data folder has none of them
 OUT = ROOT / "cnnlib" / "pretrained"
 
 
@@ -106,7 +108,8 @@ def main(argv=None) -> int:
         "model": "resnet20",
         "num_classes": len(CLASSES),
         "classes": CLASSES,
-        "why": "chapter 9 fine-tunes it on a folder of the other five CIFAR-10 classes "
+        "why": "the own-data chapter (chapters/09_own_data.ipynb) fine-tunes it on a folder "
+               "of the other five CIFAR-10 classes "
                "(airplane, automobile, bird, cat, ship), which it has never seen",
         "data": {"dataset": "CIFAR-10 training set (Krizhevsky 2009)",
                  "images_per_class": args.per_class,

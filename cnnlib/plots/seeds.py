@@ -35,6 +35,7 @@ def plot_seed_points(results: dict, xlabel: str, ylabel: str, title: str | None 
                 marker="o" if len(xs) == 1 else None, label=f"{label} (mean of {runs})")
     if log_x:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_locator(plt.NullLocator())  # only the x values are labelled
     ax.set_xticks(sorted({x for by_x in results.values() for x in by_x}))
     ax.get_xaxis().set_major_formatter(plt.ScalarFormatter())
     return finish_line_plot(fig, ax, xlabel, ylabel, title)
