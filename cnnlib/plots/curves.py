@@ -299,12 +299,23 @@ def plot_percentiles(panels: dict, steps_per_epoch: int, title: str | None = Non
         raise ValueError(f"steps_per_epoch must be a positive int (the loader's len), got "
                          f"{steps_per_epoch!r}")
     if not isinstance(panels, dict) or not panels or not all(
-            isinstance(runs, (list, tuple)) and runs for runs in panels.values()):
+            isinstance(runs, (list, tuple)) and runs
+            and all(hasattr(t, "series") and hasattr(t, "steps") for t in runs)
+            for runs in panels.values()):
         raise ValueError("panels maps a panel's title to a non-empty list of InputPercentiles "
                          "(one per run)")
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for name, runs in panels.items():
+        if any(tuple(t.q) != tuple(runs[0].q) for t in runs):
+            raise ValueError(f"the runs of panel {name!r} follow different percentiles "
+                             f"({sorted({tuple(t.q) for t in runs})}), and a colour stands "
+                             f"for one level: give a panel's runs the same q")
+        if len(runs[0].q) > len(colors):
+            raise ValueError(f"panel {name!r} has {len(runs[0].q)} percentiles, more than the "
+                             f"{len(colors)} colours of the style: follow at most "
+                             f"{len(colors)} levels")
     fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels) + 0.4, 3.2),
                              sharey=True, squeeze=False)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for ax, (name, runs) in zip(axes[0], panels.items()):
         for n, trace in enumerate(runs):
             epochs = np.array(trace.steps) / steps_per_epoch
