@@ -15,9 +15,16 @@ A cell that computes several numbers for one paragraph glues them in one call:
 
 from __future__ import annotations
 
+import re
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+"""What a glue name may hold: the role ends at a backquote and reads a colon as the start of
+a format (and '::' as a notebook's path), so only these characters are safe to name."""
+
 
 def glue(name: str, value, display: bool = False) -> None:
     """Record ``value`` under ``name`` for the page's prose; show it too if ``display``."""
+    _check_name(name)
     try:
         from myst_nb import glue as myst_glue  # optional and heavy (Sphinx): imported on use
     except ImportError:
@@ -31,6 +38,9 @@ def glue_all(values: dict | None = None, /, **named) -> None:
     """Glue several values in one call: ``glue_all(acc="97.1%", epochs=12)``, or a dict for
     names that are not Python identifiers. Nothing is shown; the names are checked first, so
     a mistake glues nothing."""
+    if isinstance(named.get("values"), dict):
+        raise TypeError("glue_all got a dict as values=..., which would glue one value named "
+                        "'values': pass the dict positionally, glue_all({...})")
     if values is not None and not isinstance(values, dict):
         raise TypeError(f"glue_all takes name=value pairs or one dict of them, got a "
                         f"{type(values).__name__}: write glue_all(acc=..., epochs=...)")
@@ -42,8 +52,14 @@ def glue_all(values: dict | None = None, /, **named) -> None:
     values.update(named)
     if not values:
         raise TypeError("glue_all got nothing to glue: write glue_all(acc=..., epochs=...)")
-    bad = [name for name in values if not isinstance(name, str) or not name.strip()]
-    if bad:
-        raise ValueError(f"a glue name must be a non-empty string, got {bad[0]!r}")
+    for name in values:
+        _check_name(name)
     for name, value in values.items():
         glue(name, value)
+
+
+def _check_name(name) -> None:
+    """Refuse a name that the page's glue role could not name."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"a glue name must be a non-empty string of letters, digits, '_', "
+                         f"'-' and '.' (what the glue:text role can name), got {name!r}")

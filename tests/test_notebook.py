@@ -45,6 +45,15 @@ def test_glue_all_is_the_same_as_one_glue_per_value(glued):
     (lambda: glue_all({"acc": 1}, acc=2), ValueError, "'acc' twice"),
     (lambda: glue_all({"": 1}), ValueError, "non-empty string"),
     (lambda: glue_all({3: 1}), ValueError, "non-empty string"),
+    (lambda: glue_all({" acc": 1}), ValueError, "letters, digits"),
+    (lambda: glue_all({"acc ": 1}), ValueError, "letters, digits"),
+    (lambda: glue_all({"a`b": 1}), ValueError, "letters, digits"),
+    (lambda: glue_all({"acc:.2f": 1}), ValueError, "letters, digits"),
+    (lambda: glue_all({"ok": 1, "a b": 2}), ValueError, "got 'a b'"),
+    (lambda: glue_all(values={"acc": "97%"}), TypeError, "pass the dict positionally"),
+    (lambda: glue(None, 1), ValueError, "non-empty string"),
+    (lambda: glue(3, 1), ValueError, "non-empty string"),
+    (lambda: glue("a`b", 1), ValueError, "what the glue:text role can name"),
 ])
 def test_a_mistake_glues_nothing(glued, call, error, message):
     with pytest.raises(error, match=message):
@@ -61,3 +70,29 @@ def test_without_myst_nb_glue_all_does_nothing(monkeypatch, capsys):
 def test_glue_all_is_where_the_chapters_find_glue():
     import cnnlib
     assert cnnlib.glue_all is glue_all and "glue_all" in cnnlib.__all__
+
+
+def test_glue_names_take_letters_digits_underscore_dash_and_dot(glued):
+    glue_all({"ch3-acc_0.5": 1}, values="a str named values is fine")
+    assert [name for name, _, _ in glued] == ["ch3-acc_0.5", "values"]
+
+
+def test_every_glue_name_in_the_book_passes_the_check():
+    """The names that the pages' roles use and that the notebooks glued keep working."""
+    import json
+    import re
+    from pathlib import Path
+
+    from cnnlib.notebook import _NAME
+    root = Path(__file__).resolve().parents[1]
+    names = set()
+    for page in [*root.glob("chapters/*.ipynb"), *root.glob("whiteboard/**/*.ipynb"),
+                 *root.glob("book/**/*.md"), *root.glob("book/**/*.ipynb")]:
+        text = page.read_text(encoding="utf-8")
+        names |= set(re.findall(r"\{glue(?::\w+)?\}`([^`:]*)", text))
+        if page.suffix == ".ipynb":
+            for cell in json.loads(text)["cells"]:
+                for output in cell.get("outputs", []):
+                    names.add(output.get("metadata", {}).get("scrapbook", {}).get("name"))
+    names.discard(None)
+    assert names and [n for n in names if not _NAME.fullmatch(n)] == []
