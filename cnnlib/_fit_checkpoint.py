@@ -36,6 +36,10 @@ class FitCheckpoint:
         """Check the arguments before any training work: ``resume`` needs a file, the path
         must name one (:func:`~cnnlib.checkpoint.check_path`: ``~`` expanded, a symbolic link
         written through), and no callback may write the same file."""
+        if not isinstance(resume, bool):
+            raise TypeError(f"resume must be True or False, got {resume!r}: resume=True "
+                            "continues the run in checkpoint=, resume=False starts one (a "
+                            "string such as 'False' would count as True)")
         if resume and checkpoint is None:
             raise ValueError("resume=True needs checkpoint=<path of the file to resume from>")
         self.path = check_path(checkpoint) if checkpoint is not None else None
@@ -176,6 +180,12 @@ def check_other_writers(path: Path | None, callbacks: list) -> None:
         if isinstance(getattr(c, "path", None), (str, os.PathLike))]
     seen: dict = {}
     for name, where in writers:
+        if os.fspath(where).endswith(".lock"):
+            raise ValueError(
+                f"{name} would write {where}, but a name ending in .lock is the lock file fit "
+                "keeps beside a checkpoint while it trains (run.pt's is run.pt.lock): saving "
+                "there would replace a run's lock. Give a path that does not end in .lock, "
+                "such as one ending in .pt")
         key = os.path.realpath(os.path.expanduser(os.fspath(where)))
         if key in seen:
             raise ValueError(

@@ -835,6 +835,13 @@ def _(ctx):
     train(tiny(), resume=True)
 
 
+@case(ARGS, "resume='False', a string (truthy)", TypeError,
+      r"resume must be True or False, got 'False': resume=True continues the run")
+def _(ctx):
+    train(tiny(), epochs=1, checkpoint=ctx.path)
+    train(tiny(), checkpoint=ctx.path, resume="False")
+
+
 @case(ARGS, "an optimizer built for another model", ValueError,
       r"the optimizer updates none of the model's parameters: it was built for another model, "
       r"or for this model before it was rebuilt. Build it from this one")
@@ -1243,6 +1250,28 @@ def _(ctx):
     ctx.mp.chdir(ctx.tmp)
     train(tiny(), epochs=1, checkpoint="~/runs/x.pt")
     assert (ctx.tmp / "home" / "runs" / "x.pt").is_file() and not (ctx.tmp / "~").exists()
+
+
+@case(PLACES, "a checkpoint path with ~ and a user that does not exist", ValueError,
+      r"checkpoint='~nosuchuser_cnnlib/run.pt' starts with '~nosuchuser_cnnlib', but there is "
+      r"no home folder for it \(no such user, or HOME is not set\): write the full path",
+      then=untrained)
+def _(ctx):
+    before_training(ctx, checkpoint="~nosuchuser_cnnlib/run.pt")
+
+
+@case(PLACES, "a BestCheckpoint on the checkpoint's lock file", ValueError,
+      r"BestCheckpoint would write .*tiny.pt.lock, but a name ending in .lock is the lock file "
+      r"fit keeps beside a checkpoint .*Give a path that does not end in .lock", then=untrained)
+def _(ctx):
+    run = tiny()
+    ctx.run, ctx.start = run, weights(run.model)
+    lock = ctx.path.with_name(ctx.path.name + ".lock")
+    try:
+        train(run, checkpoint=ctx.path,
+              callbacks=[BestCheckpoint(lock, run.model, key="train_acc")])
+    finally:
+        assert not lock.exists() and not ctx.path.exists()
 
 
 @case(PLACES, "a checkpoint path that ends with /", IsADirectoryError,
