@@ -112,6 +112,30 @@ def test_nin_refuses_an_unknown_head():
         get_model("nin_cifar", head="global")
 
 
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("googlenet", {"big_kernel": 5.0}, r"big_kernel must be a whole number, got 5.0 \(a float"),
+    ("googlenet", {"big_kernel": True}, r"big_kernel must be a whole number, got True"),
+    ("googlenet_cifar", {"width": "0.5"}, r"width must be a number, got '0.5' \(a str\)"),
+    ("googlenet_cifar", {"width": True}, r"width must be a number, got True \(a bool\)"),
+    ("googlenet_cifar", {"width": float("nan")}, r"width must be a finite number"),
+    ("nin_cifar", {"widths": (8, 8.0, 8)}, r"three positive ints, got \(8, 8.0, 8\)"),
+    ("nin_cifar", {"widths": 8}, r"three positive ints, got 8"),
+    ("nin_cifar", {"widths": (8, True, 8)}, r"three positive ints"),
+])
+def test_builders_check_their_arguments_as_num_classes_is_checked(name, kwargs, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        get_model(name, **kwargs)
+
+
+def test_builders_take_numpy_numbers_and_any_iterable_of_widths():
+    import numpy as np
+    assert get_model("nin_cifar", widths=np.array([8, 8, 8])).widths == (8, 8, 8)
+    assert get_model("nin_cifar", widths=(w for w in (8, 8, 8))).widths == (8, 8, 8)
+    model = get_model("googlenet_cifar", width=np.float32(0.125))
+    assert model.width == 0.125 and type(model.width) is float
+    assert "5×5" in get_model("googlenet", big_kernel=np.int64(5)).name
+
+
 def test_the_inception_drill_passes_a_module_written_from_memory_and_names_a_3x3():
     def conv(i, o, k):
         return nn.Sequential(nn.Conv2d(i, o, k, padding=k // 2, bias=False),

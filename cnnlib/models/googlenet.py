@@ -21,6 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._args import finite_number, whole_number
 from . import _checks
 from ._checks import CheckedInput
 from ._registry import register
@@ -66,9 +67,7 @@ class Inception(nn.Module):
     def __init__(self, in_channels: int, ch1x1: int, ch3x3red: int, ch3x3: int, ch5x5red: int,
                  ch5x5: int, pool_proj: int, big_kernel: int = 5):
         super().__init__()
-        if big_kernel not in (3, 5):
-            raise ValueError(f"big_kernel is the third branch's kernel: 5 (the paper) or 3 "
-                             f"(torchvision's googlenet), got {big_kernel!r}")
+        big_kernel = _big_kernel(big_kernel)
         self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
         self.branch2 = nn.Sequential(
             BasicConv2d(in_channels, ch3x3red, kernel_size=1),          # reduction
@@ -86,6 +85,25 @@ class Inception(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         branches = [self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)]
         return torch.cat(branches, 1)
+
+
+def _big_kernel(value) -> int:
+    kernel = whole_number("big_kernel", value, meaning="the third branch's kernel: 5 (the "
+                          "paper) or 3 (torchvision's googlenet)")
+    if kernel not in (3, 5):
+        raise ValueError(f"big_kernel is the third branch's kernel: 5 (the paper) or 3 "
+                         f"(torchvision's googlenet), got {value!r}")
+    return kernel
+
+
+def _check_head(num_classes, dropout) -> tuple[int, float]:
+    """``num_classes`` and ``dropout`` checked as ``get_model`` checks ``num_classes``."""
+    num_classes = whole_number("num_classes", num_classes, 1,
+                               meaning="it is the number of outputs, one per class")
+    dropout = finite_number("dropout", dropout, meaning="a probability in [0, 1)")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}")
+    return num_classes, dropout
 
 
 def _scaled(config: tuple[int, ...], width: float) -> tuple[int, ...]:
@@ -127,8 +145,8 @@ class GoogLeNet(CheckedInput):
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.2, big_kernel: int = 3):
         super().__init__()
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}")
+        num_classes, dropout = _check_head(num_classes, dropout)
+        big_kernel = _big_kernel(big_kernel)
         self.name = "GoogLeNet" + (" (5×5 branches)" if big_kernel == 5 else "")
         self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)   # 224 → 112
         self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)             # → 56
@@ -171,11 +189,13 @@ class GoogLeNetCifar(CheckedInput):
     def __init__(self, num_classes: int = 10, width: float = 0.25, dropout: float = 0.2,
                  big_kernel: int = 5):
         super().__init__()
+        width = finite_number("width", width, meaning="a fraction of the paper's channels, "
+                              "in (0, 1], such as 0.25")
         if not 0 < width <= 1:
             raise ValueError(f"width is a fraction of the paper's channels, in (0, 1]; "
                              f"got {width!r}")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}")
+        num_classes, dropout = _check_head(num_classes, dropout)
+        big_kernel = _big_kernel(big_kernel)
         self.width = width
         self.name = f"GoogLeNet for CIFAR (width {width:g})"
         stem = max(1, round(192 * width))

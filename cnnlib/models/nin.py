@@ -19,11 +19,26 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .._args import finite_number, whole_number
 from . import _checks
 from ._checks import CheckedInput
 from ._registry import register
 
 HEADS = ("gap", "fc")
+
+
+def _widths(widths) -> tuple[int, ...]:
+    """Three positive whole numbers (NumPy's too), as a tuple of ints, or a clear error."""
+    try:
+        given = tuple(widths)
+        if len(given) == 3:
+            return tuple(whole_number("widths", w, 1) for w in given)
+    except (TypeError, ValueError):  # not a sequence, or a bool, a float, 0...
+        pass
+    else:
+        widths = given
+    raise ValueError(f"widths are the three mlpconv layers' channels, three positive ints, "
+                     f"got {widths!r}")
 
 
 def _conv(in_channels: int, out_channels: int, kernel: int, relu: bool = True) -> list:
@@ -57,13 +72,14 @@ class NiNCifar(CheckedInput):
         if head not in HEADS:
             raise ValueError(f"head must be 'gap' (NiN's global average pooling) or 'fc' "
                              f"(VGG's fully connected layers), got {head!r}")
-        if len(widths) != 3 or any(isinstance(w, bool) or not isinstance(w, int) or w < 1
-                                   for w in widths):
-            raise ValueError(f"widths are the three mlpconv layers' channels, three positive "
-                             f"ints, got {list(widths)}")
+        widths = _widths(widths)
+        num_classes = whole_number("num_classes", num_classes, 1,
+                                   meaning="it is the number of outputs, one per class")
+        hidden = whole_number("hidden", hidden, 1, meaning="the width of the FC head's layers")
+        dropout = finite_number("dropout", dropout, meaning="a probability in [0, 1)")
         if not 0 <= dropout < 1:
             raise ValueError(f"dropout is a probability in [0, 1), got {dropout!r}")
-        self.head, self.widths = head, tuple(widths)
+        self.head, self.widths = head, widths
         self.name = f"NiN for CIFAR ({'global average pooling' if head == 'gap' else 'FC'} head)"
         w1, w2, w3 = widths
         gap = head == "gap"
