@@ -105,7 +105,9 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     ``epochs`` and ``hyper`` override the design's (a pilot of another length or schedule;
     a run that overrides them must be a pilot, so that the record's runs share one design);
     ``quick`` trains
-    :data:`QUICK_BUDGET` at the design's image size.
+    :data:`QUICK_BUDGET` at the design's image size. A pilot's or quick run's changes are
+    recorded as its ``variant`` (``"lr0.01"``), which keys it in the record with the arm and
+    seed.
     """
     check_types(quick=quick, pilot=pilot, progress=progress, replace=replace, hyper=hyper,
                  out=out, checkpoints=checkpoints)
@@ -128,7 +130,9 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if epochs is not None:
         budget = Budget(budget.train_size, budget.test_size, epochs, budget.image_size,
                         budget.batch_size)
-    variant = _variant(hyper, base, epochs) if pilot else ""
+    # a quick run with other settings is keyed by them too, so that a quick run with other
+    # (or no) --set is another run, not one the record already holds
+    variant = _variant(hyper, base, epochs) if pilot or quick else ""
     if out is not None and written_file(record_file(name, out)).exists():
         _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace)
     dev = pick_device(device)
@@ -373,6 +377,8 @@ def _parse(argv):
     v.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     v.add_argument("--replace", action="store_true", help="replace recorded measurements")
     args = p.parse_args(argv)
+    if args.command != "list":
+        _check_device(p, args.device)
     if args.command == "views":
         _arms_and_seeds(p, args)
         if args.out is None and not args.quick:
@@ -401,6 +407,18 @@ def _parse(argv):
         if args.out and Path(args.out).expanduser().is_file():
             p.error(f"--out is a folder for the record; {args.out} is a file")
     return args
+
+
+def _check_device(p, device: str | None) -> None:
+    """--device names a device this machine has: an 'error:' line, not a traceback later."""
+    if device is None:
+        return
+    try:
+        pick_device(device)
+    except RuntimeError as error:  # no such GPU here, or not a device name at all
+        why = str(error).split(" Pass device=None")[0].rstrip(".")
+        p.error(f"--device {device}: {why}; leave --device out to choose automatically, or "
+                "give --device cpu")
 
 
 def _arms_and_seeds(p, args) -> Experiment:

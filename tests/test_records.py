@@ -352,11 +352,38 @@ def test_a_recorded_run_is_refused_before_it_trains(tmp_path, monkeypatch):
     (["run", "degradation", "--quick", "--set", "lr=fast"], "lr must be a number"),
     (["run", "degradation", "--quick", "--set", "momentum=-1"], "momentum must be"),
     (["run", "degradation", "--quick", "--set", "schedule=cosine"], "'step', 'one_cycle'"),
+    (["run", "degradation", "--quick", "--device", "gpu"], "--device gpu: "),
+    (["views", "augmentation", "--quick", "--checkpoints", "ck", "--device", "gpu"],
+     "--device gpu: "),
 ])
 def test_the_command_line_refuses_bad_settings_before_reading_data(argv, message, capsys):
     with pytest.raises(SystemExit):
         experiments.main(argv)
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a machine with a GPU has cuda")
+def test_device_cuda_without_a_gpu_is_one_error_line_not_a_traceback(capsys):
+    with pytest.raises(SystemExit):
+        experiments.main(["run", "dropout", "--quick", "--device", "cuda", "--arms",
+                          "dropout-0", "--seeds", "0"])
+    err = capsys.readouterr().err
+    assert "error: --device cuda: device 'cuda' was asked for, but torch sees no CUDA GPU" \
+        in err and "leave --device out" in err and "Traceback" not in err
+
+
+def test_quick_runs_with_other_settings_are_recorded_apart(tmp_path, data_dir, capsys):
+    argv = ["run", "relu_tanh", "--arms", "relu", "--seeds", "0", "--quick", "--out",
+            str(tmp_path), "--device", "cpu"]
+    for extra in (["--set", "lr=0.1"], ["--set", "lr=0.002"], []):
+        assert experiments.main(argv + extra) == 0
+    out = capsys.readouterr().out
+    assert "already in the record" not in out and "seed 0 (lr0.1): train error" in out
+    record = records.load_record("relu_tanh", tmp_path)
+    assert [(r["quick"], r["pilot"], r.get("variant", "")) for r in record["runs"]] == [
+        (True, False, "lr0.1"), (True, False, "lr0.002"), (True, False, "")]
+    assert experiments.main(argv + ["--set", "lr=0.1"]) == 0  # the same settings again
+    assert "relu seed 0: already in the record, skipped" in capsys.readouterr().out
 
 
 def test_a_run_without_its_accuracy_curves_is_refused(tmp_path):
