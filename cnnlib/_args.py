@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 import operator
+import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -74,3 +76,15 @@ def finite_number(name: str, value, meaning: str = "") -> float:
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}{tail}")
     return float(value)
+
+
+def expand_home(path, name: str) -> Path:
+    """``path`` with ``~`` or ``~user`` expanded; a user without a home is a clear error, not
+    pathlib's 'Could not determine home directory'."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        user = Path(path).parts[0]
+        raise ValueError(f"{name}={os.fspath(path)!r} starts with {user!r}, but there is no "
+                         f"home folder for it (no such user, or HOME is not set): write the "
+                         f"full path") from None

@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ._args import expand_home
 from ._identity import ResumeWarning, compare
 from ._storable import digest, plain_history, plain_values
 from .history import History
@@ -156,25 +157,13 @@ def check_path(path) -> Path:
         raise _os_error(errno.EISDIR, f"checkpoint={text!r} ends with a separator, so it names a "
                                       "folder, not a file: give the path of a file in it, such "
                                       f"as {str(Path(text) / 'run.pt')!r}")
-    path = _expand(text, "checkpoint")
+    path = expand_home(text, "checkpoint")
     if path.is_dir():
         raise _os_error(errno.EISDIR, f"checkpoint={text!r} is a folder, not a file: give the "
                                       f"path of a file in it, such as {str(path / 'run.pt')!r}")
     if path.is_symlink():
         return Path(os.path.realpath(path))
     return path
-
-
-def _expand(path, name: str) -> Path:
-    """``path`` with ``~`` or ``~user`` expanded; a user without a home is a clear error, not
-    pathlib's 'Could not determine home directory'."""
-    try:
-        return Path(path).expanduser()
-    except RuntimeError:
-        user = Path(path).parts[0]
-        raise ValueError(f"{name}={os.fspath(path)!r} starts with {user!r}, but there is no "
-                         f"home folder for it (no such user, or HOME is not set): write the "
-                         f"full path") from None
 
 
 def check_destination(path, model: torch.nn.Module | None = None) -> Path:
@@ -379,7 +368,7 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     model and optimiser live. A truncated, damaged or edited file is a :class:`CheckpointError`
     that says the file is corrupted.
     """
-    path = _expand(path, "path")
+    path = expand_home(path, "path")
     if path.is_dir():
         raise _os_error(errno.EISDIR, f"{path} is a folder, not a checkpoint file: give the path "
                                       "of the file in it (such as .../run.pt)")

@@ -105,9 +105,8 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     ``epochs`` and ``hyper`` override the design's (a pilot of another length or schedule;
     a run that overrides them must be a pilot, so that the record's runs share one design);
     ``quick`` trains
-    :data:`QUICK_BUDGET` at the design's image size. A pilot's or quick run's changes are
-    recorded as its ``variant`` (``"lr0.01"``), which keys it in the record with the arm and
-    seed.
+    :data:`QUICK_BUDGET` at the design's image size. A pilot's or quick run's changes are its
+    ``variant`` (``"lr0.01"``): with the arm and seed, it keys the run in the record.
     """
     check_types(quick=quick, pilot=pilot, progress=progress, replace=replace, hyper=hyper,
                  out=out, checkpoints=checkpoints)
@@ -130,8 +129,6 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     if epochs is not None:
         budget = Budget(budget.train_size, budget.test_size, epochs, budget.image_size,
                         budget.batch_size)
-    # a quick run with other settings is keyed by them too, so that a quick run with other
-    # (or no) --set is another run, not one the record already holds
     variant = _variant(hyper, base, epochs) if pilot or quick else ""
     if out is not None and written_file(record_file(name, out)).exists():
         _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace)
