@@ -7,10 +7,11 @@ Three steps that every fine-tuning takes, each with a trap this module closes:
 - :func:`freeze` stops the body from learning. ``requires_grad = False`` alone stops the
   gradients, not batch normalisation: in training mode a BN layer still replaces its running
   mean and variance with the new data's, so a "frozen" body changes anyway. Here the frozen BN
-  layers are held in evaluation mode at every forward pass.
+  layers are held in evaluation mode at every forward pass. :func:`unfreeze` undoes it all
+  (the second stage of a fine-tuning, or a part of the body at a time).
 - :func:`one_cycle_groups` is :func:`cnnlib.optim.one_cycle` with two parameter groups, the
-  body at a smaller peak rate than the head (per-layer learning rates), or the head alone when
-  the body is frozen.
+  body at a smaller (or equal) peak rate than the head (per-layer learning rates), or the head
+  alone when the body is frozen.
 """
 from __future__ import annotations
 
@@ -49,12 +50,22 @@ def _hold_in_eval(module: nn.Module, inputs) -> None:
     module.train(False)
 
 
+def _held(module: nn.Module) -> list[int]:
+    """The ids of the pre-hooks with which :func:`freeze` holds ``module`` in eval mode."""
+    return [key for key, hook in module._forward_pre_hooks.items() if hook is _hold_in_eval]
+
+
+def _batch_norms(module: nn.Module):
+    return (m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm))
+
+
 def freeze(model: nn.Module, head: str = "fc") -> int:
     """Freeze everything but ``model.<head>``; return the number of weights frozen.
 
     Frozen parameters get ``requires_grad = False``, and the batch-norm layers outside the head
     are held in evaluation mode (a forward pre-hook), so that their running statistics stay
-    the pretrained ones whatever ``model.train()`` says.
+    the pretrained ones whatever ``model.train()`` says. Freezing twice adds no second hook;
+    :func:`unfreeze` removes them (``requires_grad_(True)`` alone does not).
     """
     head_module = _head_module(model, head)
     kept = {id(p) for p in head_module.parameters()}
@@ -64,11 +75,35 @@ def freeze(model: nn.Module, head: str = "fc") -> int:
             p.requires_grad_(False)
             frozen += p.numel()
     inside_head = set(head_module.modules())
-    for m in model.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m not in inside_head:
-            m.register_forward_pre_hook(_hold_in_eval)
+    for m in _batch_norms(model):
+        if m not in inside_head:
+            if not _held(m):
+                m.register_forward_pre_hook(_hold_in_eval)
             m.train(False)
     return frozen
+
+
+def unfreeze(module: nn.Module) -> int:
+    """Undo :func:`freeze` in ``module``: every parameter trains again and its batch-norm
+    layers follow ``train()``/``eval()`` again; return the number of weights made trainable.
+
+    ``module`` is the whole model, or a part of the body (``model.layer3``) to unfreeze that
+    part alone. Its batch-norm layers take the mode of ``module`` (training after
+    ``model.train()``), so that their running statistics adapt to the new data.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"unfreeze takes an nn.Module (the model or a part of it), got "
+                        f"{type(module).__name__}")
+    thawed = 0
+    for p in module.parameters():
+        if not p.requires_grad:
+            p.requires_grad_(True)
+            thawed += p.numel()
+    for m in _batch_norms(module):
+        for key in _held(m):
+            del m._forward_pre_hooks[key]
+        m.train(module.training)
+    return thawed
 
 
 def _rate(name: str, value) -> float:
@@ -104,7 +139,14 @@ def one_cycle_groups(model: nn.Module, loader, epochs: int, head_lr: float,
         raise ValueError("body_lr given but the body is frozen (no trainable parameter "
                          "outside the head): leave body_lr out")
     if body:
-        groups.insert(0, {"params": body, "lr": _rate("body_lr", body_lr)})
+        body_rate = _rate("body_lr", body_lr)
+        if body_rate > groups[0]["lr"]:
+            raise ValueError(
+                f"body_lr={body_lr!r} is larger than head_lr={head_lr!r}: the pretrained body "
+                f"learns at the smaller rate, the new head at the larger one. The arguments "
+                f"are (model, loader, epochs, head_lr, body_lr): swap the two rates, or pass "
+                f"them by name")
+        groups.insert(0, {"params": body, "lr": body_rate})
     steps = len(loader)
     if steps == 0:
         raise ValueError("the training loader has no batches: check the dataset and batch size")

@@ -95,3 +95,51 @@ def test_plot_seed_points_draws_every_seed():
     plt.close(fig)
     with pytest.raises(ValueError, match="at least one value"):
         plots.plot_seed_points({"a": {10: []}}, "x", "y")
+
+
+def test_unfreeze_undoes_freeze_and_freezing_twice_adds_no_hook():
+    """Stage two of a fine-tuning: requires_grad_(True) alone left every BN layer held in
+    eval mode, its running statistics fixed (finding 14 of a stranger's attack)."""
+    model, loader = net(), tiny_loader()
+    frozen = finetune.freeze(model)
+    assert finetune.freeze(model) == frozen
+    assert all(len(m._forward_pre_hooks) == 1 for m in model.modules()
+               if isinstance(m, nn.BatchNorm2d))
+    images = next(iter(loader))[0]
+    model.train()
+    before = model.bn1.running_mean.clone()
+    model(images)
+    assert torch.equal(model.bn1.running_mean, before) and not model.bn1.training
+    assert finetune.unfreeze(model) == frozen
+    assert all(p.requires_grad for p in model.parameters())
+    assert not any(finetune._held(m) for m in model.modules())
+    assert model.bn1.training
+    model(images)
+    assert not torch.equal(model.bn1.running_mean, before)
+    assert finetune.unfreeze(model) == 0  # nothing left to undo
+    model.eval()
+    assert not model.bn1.training  # the mode follows eval() again
+
+
+def test_unfreeze_a_part_of_the_body():
+    model = net()
+    finetune.freeze(model)
+    model.train()
+    thawed = finetune.unfreeze(model.layer3)
+    assert thawed == sum(p.numel() for p in model.layer3.parameters())
+    assert all(p.requires_grad for p in model.layer3.parameters())
+    assert not any(p.requires_grad for p in model.layer2.parameters())
+    assert all(m.training for m in model.layer3.modules())
+    assert finetune._held(model.layer2[0].bn1) and finetune._held(model.bn1)
+    assert not any(finetune._held(m) for m in model.layer3.modules())
+    with pytest.raises(TypeError, match="nn.Module"):
+        finetune.unfreeze([model])
+
+
+def test_one_cycle_groups_refuses_a_body_faster_than_the_head():
+    """Swapped positional rates had been accepted silently (finding 17)."""
+    model, loader = net(), tiny_loader()
+    with pytest.raises(ValueError, match=r"body_lr=0\.2 is larger than head_lr=0\.01.*swap"):
+        finetune.one_cycle_groups(model, loader, 1, 0.01, 0.2)
+    optimizer, _ = finetune.one_cycle_groups(model, loader, 1, 0.05, 0.05)  # equal is fine
+    assert [g["max_lr"] for g in optimizer.param_groups] == [0.05, 0.05]
