@@ -4,6 +4,8 @@ torchvision's ImageNet weights fail with a message, never with random weights.""
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import shutil
 import tomllib
 from pathlib import Path
@@ -83,3 +85,66 @@ def test_imagenet_weights_without_internet_say_what_failed_and_the_fix(tmp_path,
     assert "Name or service not known" in message and "TORCH_HOME" in message
     assert str(tmp_path / "hub" / "checkpoints") in message
     assert isinstance(caught.value.__cause__, URLError)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda record: "{oops", "not valid JSON"),
+    (lambda record: json.dumps({k: v for k, v in record.items() if k != "sha256"}),
+     "'sha256' as a str, found no such key"),
+    (lambda record: "[]", "should be a JSON object.*found a list"),
+    (lambda record: json.dumps({**record, "num_classes": "5"}), "'num_classes' as a int"),
+    (lambda record: json.dumps({**record, "num_classes": 10}),
+     "do not fit the network.*num_classes 10.*size mismatch"),
+    (lambda record: json.dumps({**record, "model": "no_such_net"}), "do not fit the network"),
+], ids=["not-json", "no-sha256", "a-list", "num-classes-str", "num-classes-10", "model"])
+def test_an_altered_provenance_is_an_error_that_says_so(copy, change, match):
+    """Raw JSONDecodeError, KeyError, TypeError, size mismatch before (finding 15)."""
+    path = copy / "resnet20_cifar5.json"
+    path.write_text(change(json.loads(path.read_text())))
+    with pytest.raises(pretrained.PretrainedError, match=match) as caught:
+        pretrained.load("resnet20_cifar5", folder=copy)
+    assert str(path.name) in str(caught.value) and "reinstall cnnlib" in str(caught.value)
+
+
+def hub_with(tmp_path, monkeypatch, content: bytes) -> Path:
+    """A TORCH_HOME whose cache holds ``content`` under the ResNet-18 weights' name."""
+    from torchvision.models import ResNet18_Weights
+
+    def offline(url, *args, **kwargs):
+        raise AssertionError("the file is in the cache: nothing should be downloaded")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    path = tmp_path / "hub" / "checkpoints" / ResNet18_Weights.DEFAULT.url.rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True)
+    path.write_bytes(content)
+    return path
+
+
+def truncated_weights(tmp_path) -> bytes:
+    torch.save({"w": torch.zeros(100)}, tmp_path / "whole.pt")
+    return (tmp_path / "whole.pt").read_bytes()[:300]
+
+
+@pytest.mark.parametrize("content", [b"<html>Sign in to the network</html>", "truncated"])
+def test_a_damaged_cached_imagenet_file_names_the_file_and_the_fix(tmp_path, monkeypatch,
+                                                                   content):
+    """The fix above says to copy the file into the cache: a damaged copy there had given a
+    raw UnpicklingError or PytorchStreamReader error naming neither (finding 16)."""
+    if content == "truncated":
+        content = truncated_weights(tmp_path)
+    path = hub_with(tmp_path, monkeypatch, content)
+    with pytest.raises(pretrained.WeightsUnavailable, match="damaged") as caught:
+        pretrained.torchvision_resnet18()
+    assert str(path) in str(caught.value) and "delete it" in str(caught.value)
+    assert path.read_bytes() == content  # the user's file is left for them to delete
+
+
+def test_a_cached_file_whose_name_gives_no_hash_fails_on_loading(tmp_path, monkeypatch):
+    """Where the hash cannot be checked first, the loading error is caught instead."""
+    path = hub_with(tmp_path, monkeypatch, b"<html>Sign in to the network</html>")
+    monkeypatch.setattr(torch.hub, "HASH_REGEX", re.compile(r"(?!)"))
+    with pytest.raises(pretrained.WeightsUnavailable, match="could not be loaded") as caught:
+        pretrained.torchvision_resnet18()
+    assert str(path) in str(caught.value) and "delete it" in str(caught.value)
