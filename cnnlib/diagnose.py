@@ -12,7 +12,7 @@
 
 The checks that train (``overfit_one_batch``, ``lr_range_test``) put the model's weights,
 buffers and train/eval flags back afterwards, so they can run before the real training.
-Chapter 10 shows each one on a broken run; chapter 9 ranks a folder's images by
+Chapter 11 shows each one on a broken run; chapter 10 ranks a folder's images by
 ``losses_per_example``. ``shared_images`` compares image *tensors*; for near copies among image
 *files* see :func:`cnnlib.folders.find_duplicates`.
 """
@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._probe import probing
-from .history import smooth  # noqa: F401  (diagnose.smooth: chapter 10 reads it here)
+from .history import smooth  # noqa: F401  (diagnose.smooth: chapter 11 reads it here)
 from .loader import TensorLoader
 from .settings import model_device, seed_everything
 from .train import eval_outputs
@@ -352,7 +352,7 @@ def shared_images(reference: torch.Tensor, queries: torch.Tensor) -> list[tuple[
     return [(q, index[d]) for q, d in enumerate(digests(queries)) if d in index]
 
 
-# The name chapter 8's recorded outputs print ("find_duplicates finds 500 copies"): kept, without
+# The name chapter 9's recorded outputs print ("find_duplicates finds 500 copies"): kept, without
 # a warning (one would change those outputs), until the chapter is next run. New code: use
 # shared_images; cnnlib.folders.find_duplicates is a different function (near copies of files).
 find_duplicates = shared_images
@@ -367,7 +367,7 @@ def update_sizes_after_decay(build: Callable[[], nn.Module], batches: Iterator, 
 
     ``build()`` makes the network on its device; ``batches`` yields ``(x, y)``, at least
     ``warm_up + after`` of them, drawn after seeding. Both ways start from the same weights
-    after ``warm_up`` steps at ``lr`` and take the same ``after`` batches. Chapter 8's case
+    after ``warm_up`` steps at ``lr`` and take the same ``after`` batches. Chapter 9's case
     study: a new Adam's first steps are several times larger, a kick at every decay.
     """
     _positive("warm_up", warm_up, integer=True)

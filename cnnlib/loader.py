@@ -77,7 +77,7 @@ def _check_labels(labels, n: int, num_classes: int | None) -> torch.Tensor:
         if not torch.isfinite(labels).all():
             raise ValueError(f"labels hold {int((~torch.isfinite(labels)).sum())} NaN or infinite "
                              "target(s): fix or drop those examples")
-        return labels  # regression targets, as chapter 8 uses them
+        return labels  # regression targets, as chapter 9 uses them
     if labels.ndim != 1:
         raise ValueError(f"integer labels must be one class index per image (shape ({n},)), got "
                          f"shape {tuple(labels.shape)}: for one-hot rows use labels.argmax(1)")

@@ -270,7 +270,7 @@ LOADER = {
     "float targets without num_classes": (
         lambda ctx: first_batch(labels=torch.linspace(-1, 1, 10)), Behaves(
             lambda batch: torch.equal(batch[1], torch.linspace(-1, 1, 10)),
-            "documented: float labels are regression targets, passed through (chapter 8)")),
+            "documented: float labels are regression targets, passed through (chapter 9)")),
     "labels as a list, int32 labels": (
         lambda ctx: (first_batch(labels=LABELS.tolist()),
                      first_batch(labels=LABELS.to(torch.int32))), Behaves(

@@ -257,7 +257,7 @@ def test_every_glued_name_in_the_prose_is_glued_by_a_cell():
     for path in NOTEBOOKS:
         cells = notebook(path)["cells"]
         glued = {m for c in cells if c["cell_type"] == "code"
-                 for m in re.findall(r"glue\(\s*f?\"([\w{}]+)\"", source(c))}
+                 for m in re.findall(r"glue\(\s*f?\"((?:\w|\{[^}\"]*\})+)\"", source(c))}
         literal = {g for g in glued if "{" not in g}
         patterns = [re.compile("^" + re.sub(r"\{[^}]+\}", r"\\w+", g) + "$")
                     for g in glued if "{" in g]

@@ -199,7 +199,7 @@ def test_shared_images_finds_exact_copies_only(digits):
 
 
 def test_find_duplicates_is_the_old_name_of_shared_images():
-    """Chapter 10's recorded outputs print the old name; cnnlib.folders has its own, other one."""
+    """Chapter 11's recorded outputs print the old name; cnnlib.folders has its own, other one."""
     assert diagnose.find_duplicates is diagnose.shared_images
     assert folders.find_duplicates is not diagnose.shared_images
 
@@ -241,7 +241,7 @@ def test_saturated_fraction_needs_a_saturating_unit_and_a_positive_threshold():
 
 
 def _chapter8_steps_after_decay(seed, loader, warm_up, after):
-    """Chapter 8's cell as it was before the function moved to cnnlib.diagnose (its
+    """Chapter 9's cell as it was before the function moved to cnnlib.diagnose (its
     committed full-mode outputs were made by this code)."""
     import cnnlib
     import torch.nn.functional as F

@@ -4,7 +4,7 @@ The chapters used to write SGD + OneCycleLR out by hand. Their committed full-mo
 from runs made with that code, so one_cycle must compute exactly the same thing: the same
 parameter groups and hyper-parameters, and the same learning rate and momentum at every step.
 Each case below is a chapter cell's old code, with the number of steps of its full run (batches
-of 128 over 60,000 or 50,000 images; 512 for ResNet-18 on a GPU; chapter 9's folder is small).
+of 128 over 60,000 or 50,000 images; 512 for ResNet-18 on a GPU; chapter 10's folder is small).
 The two agree whenever the warm-up is two steps or more, which every full run's is; only a
 quick run that short gets ``warmup_fraction``'s two steps instead of OneCycleLR's division by
 zero.
@@ -32,7 +32,7 @@ def old_alexnet(model, steps, epochs):  # chapter 4, the CIFAR-10 AlexNet
         optimizer, max_lr=0.03, epochs=epochs, steps_per_epoch=steps, pct_start=0.1)
 
 
-def old_resnet(model, steps, epochs):  # chapter 8, ResNet-20 and ResNet-18
+def old_resnet(model, steps, epochs):  # chapter 9, ResNet-20 and ResNet-18
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True,
                                 weight_decay=5e-4)
     return optimizer, torch.optim.lr_scheduler.OneCycleLR(

@@ -86,7 +86,7 @@ def cell_source(cell) -> str:
 
 @dataclass
 class Target:
-    doc: str  # the page's path without suffix, e.g. "chapters/10_failed_experiments"
+    doc: str  # the page's path without suffix, e.g. "chapters/11_failed_experiments"
     anchor: str
     text: str  # what a reference without its own text shows
 

@@ -1,6 +1,6 @@
 """Pretrain the ResNet-20 that the own-data chapter fine-tunes; ship it as cnnlib package data.
 
-The own-data chapter's folder (chapters/09_own_data.ipynb) holds five CIFAR-10 classes
+The own-data chapter's folder (chapters/10_own_data.ipynb) holds five CIFAR-10 classes
 (airplane, automobile, bird, cat, ship). A network pretrained on those classes would not show
 transfer, only memory, so this script trains the book's CIFAR ResNet-20 on the *other* five
 classes (deer, dog, frog, horse, truck) of CIFAR-10's training set, with the ResNet chapter's
@@ -108,7 +108,7 @@ def main(argv=None) -> int:
         "model": "resnet20",
         "num_classes": len(CLASSES),
         "classes": CLASSES,
-        "why": "the own-data chapter (chapters/09_own_data.ipynb) fine-tunes it on a folder "
+        "why": "the own-data chapter (chapters/10_own_data.ipynb) fine-tunes it on a folder "
                "of the other five CIFAR-10 classes "
                "(airplane, automobile, bird, cat, ship), which it has never seen",
         "data": {"dataset": "CIFAR-10 training set (Krizhevsky 2009)",
