@@ -526,3 +526,58 @@ def test_layer_sheet_and_shape_ladder_are_read_from_the_reference():
     resnet = layer_sheet("resnet20")
     assert "layer2.0" in resnet and "projection" in resnet
     assert f"{count_params(get_model('resnet20')):,}" in resnet
+
+
+# ---------------------------------------------------------------------------------------------
+# The Inception module: branches read in the order torch.cat stacks them, outputs compared
+
+def _conv_bn(in_channels, out_channels, kernel):
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2,
+                                   bias=False),
+                         nn.BatchNorm2d(out_channels, eps=0.001), nn.ReLU(inplace=True))
+
+
+class MyInception(nn.Module):
+    """Module 3a written by hand; ``order`` is the order forward runs the branches in,
+    ``stack`` the order torch.cat stacks them in."""
+
+    def __init__(self, order=(1, 2, 3, 4), stack=(1, 2, 3, 4), project_first=False,
+                 scale=1.0):
+        super().__init__()
+        self.order, self.stack, self.scale = order, stack, scale
+        self.branch1 = _conv_bn(192, 64, 1)
+        self.branch2 = nn.Sequential(_conv_bn(192, 96, 1), _conv_bn(96, 128, 3))
+        self.branch3 = nn.Sequential(_conv_bn(192, 16, 1), _conv_bn(16, 32, 5))
+        pool, projection = nn.MaxPool2d(3, stride=1, padding=1), _conv_bn(192, 32, 1)
+        self.branch4 = nn.Sequential(*((projection, pool) if project_first
+                                       else (pool, projection)))
+
+    def forward(self, x):
+        out = {b: getattr(self, f"branch{b}")(x) for b in self.order}
+        return self.scale * torch.cat([out[b] for b in self.stack], 1)
+
+
+def test_inception_passes_whatever_order_forward_runs_the_branches_in():
+    for order in ((1, 2, 3, 4), (4, 3, 1, 2)):
+        result = verdict(MyInception(order=order), "inception")
+        assert result.ok, result.text
+        assert "same output values" in result.text
+        assert "extra" not in result.text
+
+
+def test_inception_branches_stacked_in_the_wrong_order_fail():
+    assert_says(verdict(MyInception(stack=(2, 1, 3, 4)), "inception"),
+                "layer 1", "order torch.cat stacks them")
+
+
+def test_inception_output_values_are_compared_and_the_model_left_as_it_was():
+    model = MyInception(scale=2.0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    assert_says(verdict(model, "inception"), "at its output", "your output differs")
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_a_stride_1_pool_is_not_said_to_shrink_the_maps():
+    result = verdict(MyInception(project_first=True), "inception")
+    assert_says(result, "max pooling (branch4.0)")
+    assert "shrinking" not in result.text, result.text

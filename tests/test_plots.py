@@ -189,6 +189,22 @@ def test_draw_blocks_labels_every_layer_and_the_shortcut():
         plots.draw_blocks(["resnext"])
 
 
+def test_draw_inception_draws_four_parallel_branches_and_one_concatenation():
+    fig = plots.draw_inception()
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert [t for t in texts if "conv" in t] == [
+        "1×1 conv, 64", "1×1 conv, 96", "3×3 conv, 128", "1×1 conv, 16", "5×5 conv, 32",
+        "1×1 conv, 32"]
+    assert "concatenate" in texts and any("= 256 channels" in t for t in texts)
+    # four arrows out of the input, one down each two-layer branch, four into the concat
+    assert len([c for c in ax.get_children() if type(c).__name__ == "Annotation"]) == 11
+    assert "3×3 conv, 32" in [t.get_text() for t in plots.draw_inception(big_kernel=3)
+                              .axes[0].texts]
+    with pytest.raises(ValueError, match="big_kernel"):
+        plots.draw_inception(big_kernel=7)
+
+
 def test_plot_runs_draws_every_run_and_one_mean_per_group():
     from cnnlib import plots
 

@@ -27,7 +27,11 @@ Two choices keep equivalent models equal:
   differently and are the same network at test time).
 
 In a residual block, the layers on the shortcut are moved, for the comparison, to just before
-the addition they feed, so computing the shortcut first or last does not matter.
+the addition they feed, so computing the shortcut first or last does not matter. Parallel
+branches that meet in a ``torch.cat`` (the Inception module) are read in the order the cat
+stacks them, whatever order ``forward`` runs them in; for such a reference, once every layer
+matches, the reference's weights are copied into a copy of the reader's model and the output
+values compared, since the layers alone do not fix the stacking order.
 
 The modules, one job each:
 
@@ -38,6 +42,7 @@ The modules, one job each:
 * ``_compare``: matches two traces layer by layer and words the first difference.
 * ``_attributes``: one layer's differing attributes in words, and the output-size arithmetic.
 * ``_whole_model``: checks once every layer matched (batch, output, dropout, parameters).
+* ``_outputs``: the same output values, with the reference's weights copied in (Inception).
 * ``_failures``: why a model that does not run failed, without a traceback.
 * ``_source``: finds the line of the reader's code that builds (or calls) a layer.
 * ``_report``: the verdict's table, and a reference layer written as code.

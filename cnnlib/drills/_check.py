@@ -14,6 +14,7 @@ from torch import nn
 from .._args import whole_number
 from ._compare import compare
 from ._failures import failure_text
+from ._outputs import output_difference
 from ._references import Reference, get_reference, reference_trace
 from ._report import constructor, table_rows, table_text
 from ._source import layer_line
@@ -92,13 +93,25 @@ def check(model, reference: str, input_size=None, verbose: bool = True) -> Drill
             culprit["step"] = step
         if note:
             notes.append(note)
+    values = ""
+    if mine.error is None and index is None and spec.compare_outputs:
+        difference = output_difference(model, mine, spec.build(), ref, size)
+        if difference is None:
+            notes.append("note: your layers could not be given the reference's weights (a "
+                         "layer written as a function?), so the output values were not "
+                         "compared: only the layers and the output's shape.")
+        elif difference:
+            index, message = len(ref.layers), difference
+        else:
+            values = ("; with the reference's weights copied in, the same output values "
+                      "(so the branches are stacked in the right order)")
     ok = mine.error is None and index is None
     rows = table_rows(mine.layers, ref.layers, marks)
     name = type(model).__name__
     if ok:
         text = (f"✓ {name} matches {spec.title}: {len(ref.layers)} layers, "
                 f"{mine.total_params:,} parameters, output {dims(mine.output_shape)} for an "
-                f"input of {dims(size)}.")
+                f"input of {dims(size)}{values}.")
         text += "".join(f"\n  {n}" for n in notes)
         return _finish(DrillResult(True, reference, None, rows, notes, _wrap(text)), verbose)
 

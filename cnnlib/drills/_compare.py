@@ -82,8 +82,8 @@ def _missing_text(gone: list[Layer], number: int, instead: Layer | None, title: 
     if first.kind == "bn":
         text += ". Each convolution is followed by BatchNorm: conv → BN → ReLU"
     elif first.kind in ("maxpool", "avgpool"):
-        a = first.step.attrs
-        if not a.get("adaptive"):
+        a = first.step.attrs  # a stride-1 pool keeps the size: nothing to say about shrinking
+        if not a.get("adaptive") and first.step.in_shape != first.step.out_shape:
             text += (f". Without this {'×'.join(map(str, a['kernel_size']))} pool (stride "
                      f"{fmt(a['stride'])}) the maps stay {dims(first.step.in_shape)} instead "
                      f"of shrinking to {dims(first.step.out_shape)}")

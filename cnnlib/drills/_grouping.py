@@ -1,5 +1,6 @@
-"""From recorded steps to compared layers: shortcuts moved next to their addition, activations
-and dropout attached to the layer they follow."""
+"""From recorded steps to compared layers: shortcuts moved next to their addition, parallel
+branches put in the order torch.cat stacks them, activations and dropout attached to the layer
+they follow."""
 
 from __future__ import annotations
 
@@ -19,8 +20,31 @@ def _walk(steps: list[Step], start) -> list:
     return chain
 
 
-def group_layers(steps: list[Step]) -> list[Layer]:
-    """The compared layers of a pass, in the order the comparison reads them."""
+def _stacking_order(steps: list[Step], order: list[int], cats) -> list[int]:
+    """Branches that fork from one tensor and meet in a torch.cat, read in the order the cat
+    stacks them: that order decides the output, the order forward runs them does not."""
+    for srcs in cats:
+        if len(srcs) < 2 or any(s is None for s in srcs):
+            continue
+        walks = [_walk(steps, s) for s in srcs]
+        fork = next((j for j in walks[0] if all(j in w for w in walks[1:])), None)
+        if fork is None:
+            continue
+        chains = [set(w[:w.index(fork)]) for w in walks]
+        if sum(map(len, chains)) != len(set().union(*chains)):
+            continue  # branches share layers: not parallel
+        stacked = [j for chain in chains for j in order if j in chain]
+        if not stacked:
+            continue
+        at = min(order.index(j) for j in stacked)
+        rest = [j for j in order if j not in set(stacked)]
+        order = rest[:at] + stacked + rest[at:]
+    return order
+
+
+def group_layers(steps: list[Step], cats=()) -> list[Layer]:
+    """The compared layers of a pass, in the order the comparison reads them. ``cats``: the
+    producing step of each tensor of every torch.cat, in the order it was called."""
     order = [i for i, s in enumerate(steps) if s.kind in LAYER_KINDS]
     shortcut: set[int] = set()
     for i in order:
@@ -44,6 +68,7 @@ def group_layers(steps: list[Step]) -> list[Layer]:
         order = [j for j in order if j not in side_layers]
         at = order.index(i)
         order[at:at] = side_layers
+    order = _stacking_order(steps, order, cats)
     layers = {i: Layer(steps[i], shortcut=i in shortcut) for i in order}
 
     def owner(j):

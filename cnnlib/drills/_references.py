@@ -27,7 +27,9 @@ class Reference:
     module names are used. ``alternatives`` are references on the same input that a model failing
     this one might match instead (``lenet5_classic`` for ``lenet5``). ``hints`` are
     ``(label, topic, sentence)``: the fact to remember, added when the first difference is at that
-    layer and its explanation mentions ``topic`` ("" for any).
+    layer and its explanation mentions ``topic`` ("" for any). ``compare_outputs``: when every
+    layer matches, also copy the reference's weights in and compare the output values (for
+    modules whose layers alone do not fix the output: the Inception module's torch.cat).
     """
 
     name: str
@@ -37,6 +39,7 @@ class Reference:
     labels: tuple[str, ...] | None = None
     alternatives: tuple[str, ...] = ()
     hints: tuple[tuple[str, str, str], ...] = ()
+    compare_outputs: bool = False
 
     @property
     def short(self) -> str:
@@ -131,6 +134,9 @@ _POOL = ("the pool branch is a 3×3 max-pool with stride 1 and padding 1 (the si
          "a 1×1 projection")
 _INCEPTION_3A = ("3a's channels (the paper's Table 1): 64; 96 → 128; 16 → 32; pool → 32; "
                  "64 + 128 + 32 + 32 = 256 out")
+_STACKED = ("the checker reads the branches in the order torch.cat stacks them, whatever order "
+            "forward runs them in; 3a stacks the 1×1 (64), the 3×3 (128), the 5×5 (32) and the "
+            "pool's projection (32)")
 _STRIDE = ("torchvision (\"ResNet v1.5\") puts the stride on the 3×3 conv2; the paper put it on "
            "the first 1×1, which skips three quarters of the pixels before any 3×3 sees them")
 
@@ -180,8 +186,9 @@ for _reference in (
               alternatives=("bottleneck_down",),
               hints=(("conv1", "stride", _STRIDE), ("conv2", "stride", _STRIDE))),
     Reference("inception", "Inception module 3a (192 → 256 channels, the paper's 5×5)",
-              _inception("3a"), (192, 28, 28),
+              _inception("3a"), (192, 28, 28), compare_outputs=True,
               hints=(("branch3.1.conv", "", _FIVE), ("branch4.0", "", _POOL),
+                     ("branch1.conv", "outputs", _STACKED),
                      *((f"{label}.conv", "params", _INCEPTION_3A) for label in
                        ("branch1", "branch2.0", "branch2.1", "branch3.0", "branch3.1",
                         "branch4.1")))),

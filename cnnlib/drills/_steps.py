@@ -44,6 +44,7 @@ KIND_NAMES = {"conv": "a convolution", "linear": "a fully connected layer",
               "unknown": "a module the checker does not know"}
 ADDS = {"add", "add_", "__add__", "__iadd__", "__radd__"}
 FLATTENS = {"flatten", "view", "reshape"}
+CATS = {"cat", "concat", "concatenate"}  # stacking branches (Inception): order matters
 POOLS = {"max_pool2d": "maxpool", "max_pool2d_with_indices": "maxpool",
           "avg_pool2d": "avgpool", "adaptive_avg_pool2d": "avgpool",
           "adaptive_max_pool2d": "maxpool", "adaptive_max_pool2d_with_indices": "maxpool"}

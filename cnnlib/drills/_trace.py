@@ -26,7 +26,7 @@ from .. import layers as cnn_layers
 from .._probe import probing
 from ._grouping import group_layers
 from ._identify import identify
-from ._steps import (ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, ADDS, FLATTENS, POOLS, Step,
+from ._steps import (ACTIVATION_FUNCTIONS, ACTIVATION_MODULES, ADDS, CATS, FLATTENS, POOLS, Step,
                      Trace, pair, shape_of)
 
 _TORCH_DIR = os.path.dirname(torch.__file__)
@@ -220,6 +220,7 @@ class _Tracer(TorchFunctionMode):
         self.called: set[int] = set()
         self.open_calls: list[tuple] = []   # modules of other kinds, called and not returned
         self.names = {id(m): n for n, m in model.named_modules()}
+        self.cats: list[list] = []    # producing step of each tensor a torch.cat stacked
 
     # -- bookkeeping --------------------------------------------------------------------------
     def _srcs(self, tensors) -> list:
@@ -334,6 +335,9 @@ class _Tracer(TorchFunctionMode):
                 step.line = _user_frame()
                 tensors = [a for a in args if isinstance(a, torch.Tensor)]
                 self._record(step, tensors, out)
+            elif getattr(func, "__name__", "") in CATS and args and \
+                    isinstance(args[0], (list, tuple)):
+                self.cats.append(self._srcs(args[0]))
             elif isinstance(out, torch.Tensor):
                 first = next((a for a in args if isinstance(a, torch.Tensor)), None)
                 if first is not None and id(first) in self.producer:
@@ -414,7 +418,7 @@ def trace(model: nn.Module, input_size) -> Trace:
                    output_type=type(out).__name__, error=error, failed_step=failed,
                    failed_line=failed_line, unused=unused,
                    total_params=sum(p.numel() for p in model.parameters()))
-    result.layers = group_layers(tracer.steps)
+    result.layers = group_layers(tracer.steps, tracer.cats)
     return result
 
 

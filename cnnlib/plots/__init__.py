@@ -20,7 +20,7 @@ as ``plots.show_images(...)``; the modules group them by what they show:
   shapes from one forward pass (``architecture``; AlexNet's two GPUs, ResNet's shortcuts)
 """
 
-from .architecture import BLOCKS, architecture, draw_blocks
+from .architecture import BLOCKS, architecture, draw_blocks, draw_inception
 from .confusion import confusion_matrix, most_confused, plot_confusion_matrix
 from .convolution import (HtmlAnimation, animate_conv, animate_pooling, plot_conv_sliding,
                           plot_lrn_effect)
@@ -34,7 +34,7 @@ from .seeds import plot_seed_points
 from .speed import plot_throughput, plot_time_to_accuracy
 
 __all__ = ["BLOCKS", "HtmlAnimation", "animate_conv", "animate_pooling", "architecture",
-           "confusion_matrix", "draw_blocks", "feature_maps", "most_confused",
+           "confusion_matrix", "draw_blocks", "draw_inception", "feature_maps", "most_confused",
            "plot_activations", "plot_class_counts", "plot_confusion_matrix", "plot_conv_sliding",
            "plot_history", "plot_loss_curves", "plot_lr_range_test", "plot_lrn_effect",
            "plot_percentiles",

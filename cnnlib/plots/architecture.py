@@ -84,6 +84,50 @@ def draw_blocks(kinds=("plain", "basic", "bottleneck"), titles=None):
     return fig
 
 
+def draw_inception(in_channels: int = 192, ch1x1: int = 64, ch3x3red: int = 96,
+                   ch3x3: int = 128, ch5x5red: int = 16, ch5x5: int = 32, pool_proj: int = 32,
+                   big_kernel: int = 5, title: str | None = None):
+    """One Inception module as data flows through it: the input feeds four branches side by
+    side, and their outputs meet in one concatenation (defaults: GoogLeNet's module 3a, the
+    paper's 5×5). A layer-by-layer diagram draws the branches one after another instead."""
+    if big_kernel not in (3, 5):
+        raise ValueError(f"big_kernel is the third branch's kernel, 5 (the paper) or 3 "
+                         f"(torchvision), got {big_kernel!r}")
+    k = big_kernel
+    branches = [[f"1×1 conv, {ch1x1}"],
+                [f"1×1 conv, {ch3x3red}", f"3×3 conv, {ch3x3}"],
+                [f"1×1 conv, {ch5x5red}", f"{k}×{k} conv, {ch5x5}"],
+                ["3×3 max-pool,\nstride 1", f"1×1 conv, {pool_proj}"]]
+    out = ch1x1 + ch3x3 + ch5x5 + pool_proj
+    fig, ax = plt.subplots(figsize=(7.2, 3.6))
+    arrow = dict(arrowstyle="->", color="0.2", lw=1.1)
+    xs, top, bottom = [-3.3, -1.1, 1.1, 3.3], 0.0, -4.0
+
+    def box(x, y, label, color):
+        ax.add_patch(FancyBboxPatch((x - 0.95, y - 0.3), 1.9, 0.6, boxstyle="round,pad=0.02",
+                                    fc=color, ec="0.3"))
+        ax.text(x, y, label, ha="center", va="center", fontsize=8.5)
+
+    box(0, top, f"input, {in_channels} channels", "#ffffff")
+    for x, layers in zip(xs, branches):
+        ys = [-1.3 - 1.1 * i for i in range(len(layers))]
+        ax.annotate("", xy=(x, ys[0] + 0.3), xytext=(0, top - 0.3), arrowprops=arrow)
+        for i, (y, label) in enumerate(zip(ys, layers)):
+            box(x, y, label, "#fdbf6f" if "pool" in label else "#a6cee3")
+            nxt = ys[i + 1] + 0.3 if i + 1 < len(ys) else bottom + 0.3
+            ax.annotate("", xy=(x if i + 1 < len(ys) else 0.6 * x / 3.3, nxt),
+                        xytext=(x, y - 0.3), arrowprops=arrow)
+    box(0, bottom, "concatenate", "#d9d9d9")
+    ax.text(0, bottom - 0.45, f"{ch1x1} + {ch3x3} + {ch5x5} + {pool_proj} = {out} channels "
+            f"(torch.cat along the channels)", ha="center", va="top", fontsize=8.5)
+    ax.set_xlim(-4.4, 4.4)
+    ax.set_ylim(bottom - 0.9, top + 0.45)
+    ax.axis("off")
+    ax.set_title(title or f"Inception module: {in_channels} → {out} channels", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 # ---------------------------------------------------------------------------------------------
 # Any model's layers, drawn from one forward pass (traced in _boxes.py)
 
