@@ -11,7 +11,7 @@ import statistics
 import pytest
 import torch
 
-from cnnlib import experiments, records
+from cnnlib import designs, experiments, records
 from cnnlib.plots import plot_record
 
 
@@ -814,3 +814,25 @@ def test_times_as_many_reads_ratios_and_bounds_per_seed():
     assert times_as_many([15, None, 12], [10, 8, None], 20) == ["1.5", "more than 2.5", "–"]
     with pytest.raises(ValueError, match="one value per seed"):
         times_as_many([1], [1, 2], 20)
+
+
+def test_the_batch_norm_design_trains_vgg16_with_and_without_bn_and_nesterov():
+    from torch import nn
+
+    exp = designs.get_experiment("batch_norm")
+    for arm, peak, has_bn in (("plain-0.02", 0.02, False), ("bn-0.2", 0.2, True)):
+        model = exp.build(arm)
+        assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules()) == has_bn
+        optimiser, scheduler, per_batch = exp.optimiser(model, exp.hyper_for(arm),
+                                                        exp.budget, [None] * 4)
+        assert per_batch and optimiser.param_groups[0]["nesterov"] is True
+        assert optimiser.param_groups[0]["max_lr"] == pytest.approx(peak)
+
+
+@pytest.mark.parametrize("hyper, message", [
+    ({"schedule": "one_cycle", "nesterov": "yes"}, "nesterov must be True or False"),
+    ({"schedule": "step", "decay_at": [0.5], "nesterov": True}, "nesterov is read only"),
+])
+def test_check_hyper_refuses_a_nesterov_it_would_not_use(hyper, message):
+    with pytest.raises(ValueError, match=message):
+        designs.check_hyper({"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, **hyper})
