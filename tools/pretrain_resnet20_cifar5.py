@@ -62,6 +62,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-lr", type=float, default=0.2)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--hardware-note", default="",
+                        help="what the CPU model does not say, added to the record's "
+                             "hardware line (e.g. '2-core VM shared with other jobs')")
     parser.add_argument("--dry-run", action="store_true",
                         help="train and report, write nothing (to time an epoch)")
     parser.add_argument("--overwrite", action="store_true")
@@ -125,12 +128,16 @@ def main(argv=None) -> int:
                    "test_acc": round(final["test_acc"], 4),
                    "measured_on": "the float16 weights as shipped, train without augmentation"},
         "seconds": round(seconds, 1),
-        "hardware": f"{cpu_model()}, CPU, {torch.get_num_threads()} thread(s)",
+        "hardware": ", ".join(part for part in (
+            cpu_model(), args.hardware_note.strip(), "CPU",
+            f"{torch.get_num_threads()} thread(s)") if part),
         "date": datetime.date.today().isoformat(),
         "torch": torch.__version__, "python": platform.python_version(),
         "dtype": "float16",
         "made_by": f"python tools/pretrain_resnet20_cifar5.py --epochs {args.epochs} "
-                   f"--per-class {args.per_class} --seed {args.seed} --max-lr {args.max_lr}",
+                   f"--per-class {args.per_class} --seed {args.seed} --max-lr {args.max_lr}"
+                   + (f" --hardware-note {args.hardware_note.strip()!r}"
+                      if args.hardware_note.strip() else ""),
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
     }
     record.write_text(json.dumps(provenance, indent=1) + "\n")
