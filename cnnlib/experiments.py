@@ -108,6 +108,26 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
     :data:`QUICK_BUDGET` at the design's image size. A pilot's or quick run's changes are its
     ``variant`` (``"lr0.01"``): with the arm and seed, it keys the run in the record.
     """
+    return _train_arm(name, arm, seed, device=device, quick=quick, out=out,
+                      checkpoints=checkpoints, pilot=pilot, epochs=epochs, hyper=hyper,
+                      progress=progress, replace=replace)[0]
+
+
+def train_model(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
+                checkpoints: str | Path | None = None, progress: bool = False):
+    """The trained network of one run of the design, and its run: what a record keeps only
+    as numbers, for a page that measures the network itself. Nothing is written to a record;
+    with ``checkpoints``, a finished run is read back instead of trained again."""
+    run, model = _train_arm(name, arm, seed, device=device, quick=quick,
+                            checkpoints=checkpoints, progress=progress)
+    return model, run
+
+
+def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
+            out: str | Path | None = None, checkpoints: str | Path | None = None,
+            pilot: bool = False, epochs: int | None = None, hyper: dict | None = None,
+            progress: bool = False, replace: bool = False) -> dict:
+    """:func:`run_arm`, returning the trained model with the run."""
     check_types(quick=quick, pilot=pilot, progress=progress, replace=replace, hyper=hyper,
                  out=out, checkpoints=checkpoints)
     exp = get_experiment(name)
@@ -166,7 +186,7 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
                   "diverged": True, "error": str(error).split("\n")[0][:300]}
         if out is not None:
             append_run(name, result, out, design=exp.design(), replace=replace)
-        return result
+        return result, model
     if len(history) < budget.epochs:  # fit returns the completed epochs after Ctrl-C
         raise RunInterrupted(stopped_line(name, arm, seed, len(history), budget.epochs,
                                       checkpoint))
@@ -187,7 +207,7 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
         result.update(metrics=None, diverged=True, error=blew_up[0][:300])
     if out is not None:
         append_run(name, result, out, design=exp.design(), replace=replace)
-    return result
+    return result, model
 
 
 def _fit(*args, **kwargs):

@@ -244,6 +244,12 @@ def runs(record: dict, arm: str | None = None, pilot: bool = False,
         chosen = [r for r in chosen if r["arm"] == arm]
         if not chosen:
             kind = "quick " if quick else "pilot " if pilot else ""
+            others = sorted({r.get("variant", "") for r in record["runs"] if r["arm"] == arm
+                             and bool(r.get("pilot", False)) == pilot and not r.get("diverged")
+                             and bool(r.get("quick", False)) == quick})
+            if variant is not None and others:
+                raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of arm "
+                                 f"{arm!r} with variant {variant!r}; its variants are {others}")
             raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of arm "
                              f"{arm!r}; its {kind}arms are {known}")
     return sorted(chosen, key=lambda r: (r["arm"], r["seed"], r.get("variant", "")))

@@ -244,3 +244,28 @@ def format_experiment(record: dict, metrics=("final_train_error", "final_test_er
         f"{r['arm']} seed {r['seed']}" + (f" ({r['variant']})" if r.get("variant") else "")
         for r in gone)) if gone else ""
     return head + "\n" + format_table(rows) + tail
+
+
+def format_pilot(record: dict, arms, key: str = "train_loss", epochs: int | None = None) -> str:
+    """A learning-rate pilot as a table: a row per rate, a column per arm, the last epoch's
+    ``key`` (``diverged`` where the loss became inf or NaN), then the rate the rule of
+    :func:`cnnlib.records.pilot_choice` (lowest ``key``) chose for each arm. ``epochs`` keeps
+    the pilots of that length, where a record also holds longer pilot runs."""
+    arms = list(arms)
+    found = {}
+    for run in record["runs"]:
+        if not run.get("pilot") or run["arm"] not in arms or run.get("quick") or \
+                (epochs is not None and run["epochs"] != epochs):
+            continue
+        value = None if run.get("diverged") else run["curves"][key][-1]
+        found.setdefault(run["hyper"]["lr"], {})[run["arm"]] = value
+    if not found:
+        raise ValueError(f"the record {record.get('name')!r} has no pilot runs of {arms}"
+                         + (f" of {epochs} epochs" if epochs is not None else ""))
+    rows = [{"learning rate": f"{lr:g}",
+             **{arm: "" if arm not in values else "diverged" if values[arm] is None
+                else f"{values[arm]:.3f}" for arm in arms}}
+            for lr, values in sorted(found.items())]
+    chosen = records.pilot_choice(record, key, epochs)
+    picks = ", ".join(f"{arm} {chosen[arm]['hyper']['lr']:g}" for arm in arms if arm in chosen)
+    return f"{format_table(rows)}\nchosen (lowest {key}): {picks}"

@@ -230,9 +230,10 @@ def test_every_shipped_record_is_complete_and_matches_its_design(path):
     tried = {run["arm"] for run in record["runs"] if run.get("variant", "").startswith("lr")}
     if tried == set(exp.arms):
         # a learning-rate pilot of every arm: the design runs each at the rate it chose (a
-        # follow-up that tries another rate on one arm, as same_budget's VGG-16 at 0.05,
-        # chooses nothing)
-        chosen = records.pilot_choice(record)
+        # follow-up that tries another rate on one arm, as same_budget's VGG-16 at 0.05 or
+        # relu_tanh's ReLU at 0.02 for the whole budget, chooses nothing)
+        short = min(r["epochs"] for r in records.runs(record, pilot=True))
+        chosen = records.pilot_choice(record, epochs=short)
         assert {arm: c["hyper"]["lr"] for arm, c in chosen.items()} == {
             arm: exp.hyper_for(arm)["lr"] for arm in exp.arms}
 
@@ -836,3 +837,71 @@ def test_the_batch_norm_design_trains_vgg16_with_and_without_bn_and_nesterov():
 def test_check_hyper_refuses_a_nesterov_it_would_not_use(hyper, message):
     with pytest.raises(ValueError, match=message):
         designs.check_hyper({"lr": 0.1, "momentum": 0.9, "weight_decay": 0.0, **hyper})
+
+
+def test_the_nin_head_arms_share_one_body_and_differ_in_head_and_dropout():
+    from torch import nn
+
+    exp = designs.get_experiment("nin_head")
+    built = {arm: exp.build(arm) for arm in ("gap", "fc", "fc-nodropout")}
+    assert type(exp.build("googlenet")).__name__ == "GoogLeNetCifar"
+    bodies = {arm: [tuple(p.shape) for p in m.features[:-1].parameters()]
+              for arm, m in built.items()}  # the last mlpconv ends in 10 maps for GAP
+    assert bodies["gap"] == bodies["fc"] == bodies["fc-nodropout"]
+    drops = {arm: [m.p for m in model.modules() if isinstance(m, nn.Dropout)]
+             for arm, model in built.items()}
+    assert drops == {"gap": [], "fc": [0.5, 0.5], "fc-nodropout": [0.0, 0.0]}
+    assert not any(isinstance(m, nn.Linear) for m in built["gap"].modules())
+    assert exp.augment is False and exp.budget.test_size == 10_000
+
+
+def test_plot_record_draws_a_pilot_variant_beside_its_arm(tmp_path):
+    design = {"arms": ["a"], "hyper": {"lr": 0.1}, "epochs": 3}
+    for seed in range(3):
+        records.append_run("demo", fake_run("a", seed, train=10.0), tmp_path, design)
+        rerun = {**fake_run("a", seed, train=30.0, pilot=True), "hyper": {"lr": 0.02},
+                 "variant": "lr0.02"}
+        records.append_run("demo", rerun, tmp_path, design)
+    record = records.load_record("demo", tmp_path)
+    fig = plot_record(record, variants={"a": ["lr0.02"]})
+    own, rerun = fig.axes[0].lines
+    assert rerun.get_ydata()[-1] == pytest.approx(30.0) and rerun.get_linestyle() == "--"
+    assert "lr 0.02" in rerun.get_label() and own.get_color() != rerun.get_color()
+    with pytest.raises(ValueError, match="arm 'a' with variant 'lr9'; its variants are"):
+        plot_record(record, variants={"a": ["lr9"]})
+
+
+def test_train_model_returns_the_network_and_reads_a_finished_run_back(tmp_path, data_dir):
+    model, run = experiments.train_model("relu_tanh", "tanh", 0, quick=True,
+                                         checkpoints=tmp_path, device="cpu")
+    again, run_again = experiments.train_model("relu_tanh", "tanh", 0, quick=True,
+                                               checkpoints=tmp_path, device="cpu")
+    assert isinstance(model, torch.nn.Module) and run["arm"] == "tanh"
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert run_again["curves"] == run["curves"] and run_again["seconds"] == run["seconds"]
+    assert not list(tmp_path.glob("*.json"))  # no record written
+
+
+def test_format_pilot_lists_rates_by_arm_and_the_choice(tmp_path):
+    from cnnlib import reports
+
+    design = {"arms": ["a", "b"]}
+    for lr, losses in ((0.01, (1.0, 2.0)), (0.1, (0.5, None))):
+        for arm, loss in zip("ab", losses):
+            run = {**fake_run(arm, 10, pilot=True, epochs=2), "hyper": {"lr": lr},
+                   "variant": f"lr{lr}-2ep"}
+            if loss is None:
+                run.update(diverged=True, metrics=None, curves={})
+            else:
+                run["curves"]["train_loss"] = [9.0, loss]
+            records.append_run("demo", run, tmp_path, design)
+    longer = {**fake_run("a", 0, pilot=True), "hyper": {"lr": 0.02}, "variant": "lr0.02"}
+    records.append_run("demo", longer, tmp_path, design)  # 3 epochs: left out below
+    text = reports.format_pilot(records.load_record("demo", tmp_path), ["a", "b"], epochs=2)
+    lines = text.splitlines()
+    assert lines[2].split() == ["0.01", "1.000", "2.000"]
+    assert lines[3].split() == ["0.1", "0.500", "diverged"]
+    assert lines[-1] == "chosen (lowest train_loss): a 0.1, b 0.01"
+    with pytest.raises(ValueError, match="no pilot runs of \\['c'\\] of 2 epochs"):
+        reports.format_pilot(records.load_record("demo", tmp_path), ["c"], epochs=2)

@@ -13,14 +13,17 @@ _LABELS = {"train_error": "training error (%)", "test_error": "test error (%)",
 
 
 def plot_record(record: dict, key: str = "train_error", panels=None, title: str | None = None,
-                pilot: bool = False, ylim=None, labels: dict | None = None):
+                pilot: bool = False, ylim=None, labels: dict | None = None,
+                variants: dict[str, list[str]] | None = None):
     """Per-epoch ``key`` of every arm: the mean of its seeds as a line, their range as a band.
 
     ``panels`` groups arms side by side, e.g. ``{"plain": ["plain-20", "plain-56"], ...}``;
     by default all arms share one panel. ``labels`` names arms in the legend (for instance
     with their learning rates). Every seed of an arm must have run the same epochs. A pilot
     that tried several settings on an arm draws one line per setting, named by it
-    (``relu, lr 0.01``), each in its own colour: settings are not seeds.
+    (``relu, lr 0.01``), each in its own colour: settings are not seeds. ``variants`` draws
+    a pilot's seeds of another setting beside an arm's own, ``{"relu": ["lr0.02"]}``: the
+    record keeps such reruns as pilots because they depart from the design.
     """
     labels = labels or {}
     names = record_arms(record, pilot)
@@ -44,6 +47,7 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
     else:
         color_of = {(g["arm"], g["variant"]): colors[order.index(g["arm"]) % len(colors)]
                     for g in lines}
+    extra = len(order) - 1  # variants take the colours after the arms'
     for ax, (panel, group) in zip(axes.flat, panels.items()):
         for line in (g for arm in group for g in lines if g["arm"] == arm):
             arm, color = line["arm"], color_of[line["arm"], line["variant"]]
@@ -56,6 +60,10 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
                                            if line["settings"] else "")
             ax.plot(epochs, values.mean(0), color=color, lw=2,
                     label=f"{name} ({len(values)} seed{'s' if len(values) > 1 else ''})")
+        for arm in group:
+            for variant in (variants or {}).get(arm, []):
+                extra += 1
+                _band(ax, record, arm, key, variant, colors[extra % len(colors)])
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -68,3 +76,26 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def _band(ax, record: dict, arm: str, key: str, variant: str, color) -> None:
+    """One pilot variant of ``arm``: its seeds' mean as a dashed line, their range a band."""
+    values = np.array(curves(record, arm, key, pilot=True, variant=variant), dtype=float)
+    epochs = np.arange(1, values.shape[1] + 1)
+    ax.fill_between(epochs, values.min(0), values.max(0), color=color, alpha=0.25, lw=0)
+    setting = settings_text(_variant_settings(record, arm, variant))
+    ax.plot(epochs, values.mean(0), color=color, lw=2, ls="--",
+            label=f"{arm}, {setting} ({len(values)} seed{'s' if len(values) > 1 else ''})")
+
+
+def _variant_settings(record: dict, arm: str, variant: str) -> dict:
+    """What the variant changed from the arm's design, as settings (``{"lr": 0.02}``)."""
+    run = next(r for r in record["runs"] if r["arm"] == arm and r.get("pilot")
+               and r.get("variant", "") == variant)
+    design = record.get("design", {})
+    base = {**design.get("hyper", {}),
+            **design.get("arm_settings", {}).get(arm, {}).get("hyper", {})}
+    changed = {k: v for k, v in run["hyper"].items() if base.get(k) != v}
+    if run["epochs"] != design.get("epochs", run["epochs"]):
+        changed["epochs"] = run["epochs"]
+    return changed
