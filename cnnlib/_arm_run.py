@@ -64,7 +64,10 @@ def check_types(*, hyper, out, checkpoints, **flags) -> None:
         if value is not None and not isinstance(value, (str, os.PathLike)):
             raise TypeError(f"{key} must be a folder (a str or Path) or None, got {value!r} "
                             f"(a {type(value).__name__})")
-        if value is not None and str(value).strip() and Path(value).expanduser().is_file():
+        if value is not None and not str(value).strip():
+            raise ValueError(f"the {key} folder is empty: name a folder (e.g. "
+                             "'checkpoints'), or pass None")
+        if value is not None and Path(value).expanduser().is_file():
             raise FileExistsError(f"{key} is a folder, and {value} is a file: name a folder")
 
 

@@ -340,8 +340,10 @@ def _nin_head_model(arm: str) -> torch.nn.Module:
     book's small GoogLeNet for CIFAR-10, which ends with global average pooling too."""
     if arm == "googlenet":
         return get_model("googlenet_cifar")
-    head, _, setting = arm.partition("-")
-    return NiNCifar(head=head, dropout=0.0 if setting == "nodropout" else 0.5)
+    if arm not in ("gap", "fc", "fc-nodropout"):
+        raise ValueError(f"nin_head has the arms gap, fc, fc-nodropout, googlenet; not {arm!r}")
+    return NiNCifar(head="gap" if arm == "gap" else "fc",
+                    dropout=0.0 if arm == "fc-nodropout" else 0.5)
 
 
 register(Experiment(

@@ -115,12 +115,13 @@ def run_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
 
 def train_model(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
                 checkpoints: str | Path | None = None, progress: bool = False):
-    """The trained network of one run of the design, and its run: what a record keeps only
-    as numbers, for a page that measures the network itself. Nothing is written to a record;
-    with ``checkpoints``, a finished run is read back instead of trained again."""
+    """The trained network of one run of the design, in evaluation mode, and its run: what a
+    record keeps only as numbers, for a page that measures the network itself. Nothing is
+    written to a record; with ``checkpoints``, a finished run is read back instead of trained
+    again (its run then names this call's device, threads and date)."""
     run, model = _train_arm(name, arm, seed, device=device, quick=quick,
                             checkpoints=checkpoints, progress=progress)
-    return model, run
+    return model.eval(), run
 
 
 def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = False,
@@ -423,6 +424,9 @@ def _parse(argv):
             p.error(f"--set: {error}")
         if args.out and Path(args.out).expanduser().is_file():
             p.error(f"--out is a folder for the record; {args.out} is a file")
+        if args.checkpoints is not None and not args.checkpoints.strip():
+            p.error("--checkpoints is empty: name a folder (e.g. checkpoints), or leave it "
+                    "out")
     return args
 
 

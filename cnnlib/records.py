@@ -236,22 +236,30 @@ def runs(record: dict, arm: str | None = None, pilot: bool = False,
     (``pilot=True``), or the quick checks of the code (``quick=True``), never mixed. A pilot
     that diverged has no metrics and is left out (:func:`diverged` lists them); ``variant``
     keeps only a pilot's runs of that variant (``""``: those that changed nothing)."""
-    chosen = [r for r in record["runs"] if bool(r.get("pilot", False)) == pilot
-              and bool(r.get("quick", False)) == quick and not r.get("diverged")
+    kind = "quick " if quick else "pilot " if pilot else ""
+    same_kind = [r for r in record["runs"] if bool(r.get("pilot", False)) == pilot
+                 and bool(r.get("quick", False)) == quick]
+    chosen = [r for r in same_kind if not r.get("diverged")
               and (variant is None or r.get("variant", "") == variant)]
     if arm is not None:
-        known = sorted({r["arm"] for r in chosen})
         chosen = [r for r in chosen if r["arm"] == arm]
         if not chosen:
-            kind = "quick " if quick else "pilot " if pilot else ""
-            others = sorted({r.get("variant", "") for r in record["runs"] if r["arm"] == arm
-                             and bool(r.get("pilot", False)) == pilot and not r.get("diverged")
-                             and bool(r.get("quick", False)) == quick})
-            if variant is not None and others:
-                raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of arm "
-                                 f"{arm!r} with variant {variant!r}; its variants are {others}")
+            known = sorted({r["arm"] for r in same_kind})
+            of_arm = [r for r in same_kind if r["arm"] == arm]
+            if variant is None or not of_arm:
+                raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of "
+                                 f"arm {arm!r}; its {kind}arms are {known}")
+            if variant and not pilot and not quick:
+                raise ValueError(f"a variant ({variant!r}) is a pilot's setting: pass "
+                                 "pilot=True to read it")
+            gone = [r for r in of_arm if r.get("variant", "") == variant]
+            if gone:
+                raise ValueError(f"the {kind}runs of arm {arm!r} with variant {variant!r} "
+                                 "all diverged: they have no metrics (records.diverged "
+                                 "lists them)")
+            others = sorted({r.get("variant", "") for r in of_arm})
             raise ValueError(f"the record {record.get('name')!r} has no {kind}runs of arm "
-                             f"{arm!r}; its {kind}arms are {known}")
+                             f"{arm!r} with variant {variant!r}; its variants are {others}")
     return sorted(chosen, key=lambda r: (r["arm"], r["seed"], r.get("variant", "")))
 
 

@@ -248,24 +248,61 @@ def format_experiment(record: dict, metrics=("final_train_error", "final_test_er
 
 def format_pilot(record: dict, arms, key: str = "train_loss", epochs: int | None = None) -> str:
     """A learning-rate pilot as a table: a row per rate, a column per arm, the last epoch's
-    ``key`` (``diverged`` where the loss became inf or NaN), then the rate the rule of
-    :func:`cnnlib.records.pilot_choice` (lowest ``key``) chose for each arm. ``epochs`` keeps
-    the pilots of that length, where a record also holds longer pilot runs."""
+    ``key`` averaged over the variant's seeds (``diverged`` where the loss became inf or NaN),
+    then the rate the rule of :func:`cnnlib.records.pilot_choice` (lowest ``key``) chose for
+    each arm. ``epochs`` keeps the pilots of that length, where a record also holds longer
+    pilot runs."""
+    if not isinstance(record, dict) or not isinstance(record.get("runs"), list):
+        raise ValueError(f"record must be an experiment record (records.load_record), got "
+                         f"{type(record).__name__}")
+    if isinstance(arms, str) or not all(isinstance(a, str) for a in arms):
+        raise ValueError(f"arms is a list of arm names, such as ['relu', 'tanh'], got {arms!r}")
     arms = list(arms)
-    found = {}
-    for run in record["runs"]:
-        if not run.get("pilot") or run["arm"] not in arms or run.get("quick") or \
-                (epochs is not None and run["epochs"] != epochs):
-            continue
-        value = None if run.get("diverged") else run["curves"][key][-1]
-        found.setdefault(run["hyper"]["lr"], {})[run["arm"]] = value
-    if not found:
-        raise ValueError(f"the record {record.get('name')!r} has no pilot runs of {arms}"
-                         + (f" of {epochs} epochs" if epochs is not None else ""))
+    if not arms or len(set(arms)) < len(arms):
+        raise ValueError(f"arms names each arm once, at least one; got {arms}")
+    if epochs is not None and (isinstance(epochs, bool) or not isinstance(epochs, int)):
+        raise ValueError(f"epochs is a whole number of epochs or None, got {epochs!r}")
+    pilots = [r for r in record["runs"] if r.get("pilot") and not r.get("quick")]
+    unknown = [a for a in arms if a not in {r["arm"] for r in pilots}]
+    if unknown:
+        raise ValueError(f"the record {record.get('name')!r} has no pilot runs of {unknown}; "
+                         f"its pilot arms are {sorted({r['arm'] for r in pilots})}")
+    chosen_runs = [r for r in pilots if r["arm"] in arms
+                   and (epochs is None or r["epochs"] == epochs)]
+    if not chosen_runs:
+        raise ValueError(f"the record {record.get('name')!r} has no pilot runs of {arms} of "
+                         f"{epochs} epochs; its pilots ran "
+                         f"{sorted({r['epochs'] for r in pilots})} epochs")
+    lengths = sorted({r["epochs"] for r in chosen_runs})
+    if len(lengths) > 1:
+        raise ValueError(f"the pilots of {arms} ran {lengths} epochs, and a longer run has had "
+                         "more time: pass epochs= to show the pilots of one length")
+    found: dict = {}  # (lr, arm) -> {variant: [values]}
+    for run in chosen_runs:
+        lr = run.get("hyper", {}).get("lr")
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool):
+            raise ValueError(f"a pilot run of arm {run['arm']!r} (seed {run['seed']}) has no "
+                             f"learning rate in its hyper-parameters: {run.get('hyper')!r}")
+        value = None if run.get("diverged") else records._curve(run, key)[-1]
+        found.setdefault((lr, run["arm"]), {}).setdefault(run.get("variant", ""), []).append(
+            value)
+    for (lr, arm), variants in found.items():
+        if len(variants) > 1:
+            raise ValueError(f"arm {arm!r} has {len(variants)} pilot settings at lr {lr:g} "
+                             f"({sorted(variants)}): a table by rate would merge them")
+
+    def shown(values: list) -> str:
+        if any(v is None for v in values):
+            return "diverged"
+        mean = sum(values) / len(values)
+        text = f"{mean:.3f}" if math.isfinite(mean) else "not finite"
+        return text + (f" ({len(values)} seeds)" if len(values) > 1 else "")
+
+    rates = sorted({lr for lr, _ in found})
     rows = [{"learning rate": f"{lr:g}",
-             **{arm: "" if arm not in values else "diverged" if values[arm] is None
-                else f"{values[arm]:.3f}" for arm in arms}}
-            for lr, values in sorted(found.items())]
-    chosen = records.pilot_choice(record, key, epochs)
+             **{arm: shown(next(iter(found[lr, arm].values()))) if (lr, arm) in found else ""
+                for arm in arms}}
+            for lr in rates]
+    chosen = records.pilot_choice(record, key, lengths[0])
     picks = ", ".join(f"{arm} {chosen[arm]['hyper']['lr']:g}" for arm in arms if arm in chosen)
     return f"{format_table(rows)}\nchosen (lowest {key}): {picks}"

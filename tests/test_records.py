@@ -903,5 +903,76 @@ def test_format_pilot_lists_rates_by_arm_and_the_choice(tmp_path):
     assert lines[2].split() == ["0.01", "1.000", "2.000"]
     assert lines[3].split() == ["0.1", "0.500", "diverged"]
     assert lines[-1] == "chosen (lowest train_loss): a 0.1, b 0.01"
-    with pytest.raises(ValueError, match="no pilot runs of \\['c'\\] of 2 epochs"):
+    with pytest.raises(ValueError, match="no pilot runs of \\['c'\\]; its pilot arms"):
         reports.format_pilot(records.load_record("demo", tmp_path), ["c"], epochs=2)
+
+
+def test_a_model_read_back_from_its_checkpoint_is_in_evaluation_mode(tmp_path, data_dir):
+    first, _ = experiments.train_model("nin_head", "fc", 0, quick=True, checkpoints=tmp_path,
+                                       device="cpu")
+    again, _ = experiments.train_model("nin_head", "fc", 0, quick=True, checkpoints=tmp_path,
+                                       device="cpu")
+    assert not first.training and not again.training  # dropout off in both
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(first(x), again(x))
+    with pytest.raises(ValueError, match="checkpoints folder is empty"):
+        experiments.train_model("nin_head", "fc", 0, quick=True, checkpoints=" ")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"arms": "relu"}, "arms is a list of arm names"),
+    ({"arms": ["relu", "tahn"]}, "no pilot runs of \\['tahn'\\]"),
+    ({"arms": ["relu", "relu"]}, "each arm once"),
+    ({"arms": ["relu"]}, "ran \\[2, 20\\] epochs"),
+    ({"arms": ["relu"], "epochs": "2"}, "whole number of epochs"),
+])
+def test_format_pilot_refuses_what_it_cannot_show(kwargs, message):
+    from cnnlib import reports
+
+    with pytest.raises(ValueError, match=message):
+        reports.format_pilot(records.load_record("relu_tanh"), **kwargs)
+
+
+def test_format_pilot_averages_seeds_and_refuses_two_settings_at_one_rate(tmp_path):
+    from cnnlib import reports
+
+    for seed, loss in ((1, 1.0), (2, 3.0)):
+        run = {**fake_run("a", seed, pilot=True, epochs=2), "hyper": {"lr": 0.1},
+               "variant": "lr0.1-2ep"}
+        run["curves"]["train_loss"] = [9.0, loss]
+        records.append_run("demo", run, tmp_path, {"arms": ["a"]})
+    record = records.load_record("demo", tmp_path)
+    assert reports.format_pilot(record, ["a"]).splitlines()[2].split() == [
+        "0.1", "2.000", "(2", "seeds)"]
+    other = {**fake_run("a", 1, pilot=True, epochs=2), "hyper": {"lr": 0.1, "momentum": 0.5},
+             "variant": "lr0.1-momentum0.5-2ep"}
+    records.append_run("demo", other, tmp_path)
+    with pytest.raises(ValueError, match="2 pilot settings at lr 0.1"):
+        reports.format_pilot(records.load_record("demo", tmp_path), ["a"])
+
+
+def test_plot_record_refuses_variants_it_would_not_draw(tmp_path):
+    design = {"arms": ["a", "b"]}
+    for arm in "ab":
+        records.append_run("demo", fake_run(arm, 0), tmp_path, design)
+    rerun = {**fake_run("a", 0, pilot=True), "variant": "lr0.02"}
+    records.append_run("demo", rerun, tmp_path, design)
+    record = records.load_record("demo", tmp_path)
+    for variants, message in (({"a": "lr0.02"}, "maps an arm to a list"),
+                              ({"c": ["lr0.02"]}, "no panel draws"),
+                              ({"a": ["lr0.02", "lr0.02"]}, "twice")):
+        with pytest.raises(ValueError, match=message):
+            plot_record(record, variants=variants)
+    with pytest.raises(ValueError, match="leave variants out"):
+        plot_record(record, pilot=True, variants={"a": ["lr0.02"]})
+
+
+def test_runs_name_what_is_missing_about_a_variant():
+    record = records.load_record("relu_tanh")
+    with pytest.raises(ValueError, match="pass pilot=True"):
+        records.runs(record, "relu", variant="lr0.02")
+    with pytest.raises(ValueError, match="pilot arms are \\['relu', 'relu-paper'"):
+        records.runs(record, "rleu", pilot=True, variant="lr0.02")
+    with pytest.raises(ValueError, match="all diverged"):
+        records.runs(record, "relu-paper", pilot=True, variant="lr0.05-2ep")

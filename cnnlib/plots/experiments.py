@@ -23,7 +23,8 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
     that tried several settings on an arm draws one line per setting, named by it
     (``relu, lr 0.01``), each in its own colour: settings are not seeds. ``variants`` draws
     a pilot's seeds of another setting beside an arm's own, ``{"relu": ["lr0.02"]}``: the
-    record keeps such reruns as pilots because they depart from the design.
+    record keeps such reruns as pilots because they depart from the design. A variant's line
+    is named by its arm and setting (``relu, lr 0.02``), whatever ``labels`` calls the arm.
     """
     labels = labels or {}
     names = record_arms(record, pilot)
@@ -34,6 +35,7 @@ def plot_record(record: dict, key: str = "train_error", panels=None, title: str 
     missing = [a for group in panels.values() for a in group if a not in names]
     if missing:
         raise ValueError(f"no runs of {missing} in the record; its arms are {names}")
+    _check_variants(variants, pilot, [a for group in panels.values() for a in group])
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels) + 0.6, 3.4),
                              sharey=True, squeeze=False)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -99,3 +101,24 @@ def _variant_settings(record: dict, arm: str, variant: str) -> dict:
     if run["epochs"] != design.get("epochs", run["epochs"]):
         changed["epochs"] = run["epochs"]
     return changed
+
+
+def _check_variants(variants, pilot: bool, drawn: list[str]) -> None:
+    """``variants`` maps arms drawn in a panel to lists of their pilot variants, each once."""
+    if variants is None:
+        return
+    if pilot:
+        raise ValueError("variants= adds pilot runs beside an arm's own runs; with pilot=True "
+                         "every pilot variant is drawn already: leave variants out")
+    if not isinstance(variants, dict) or not all(
+            isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+            for v in variants.values()):
+        raise ValueError("variants maps an arm to a list of its pilot variants, such as "
+                         f"{{'relu': ['lr0.02']}}; got {variants!r}")
+    undrawn = [arm for arm in variants if arm not in drawn]
+    if undrawn:
+        raise ValueError(f"variants names {undrawn}, which no panel draws; the panels draw "
+                         f"{drawn}")
+    twice = [arm for arm, v in variants.items() if len(set(v)) < len(v)]
+    if twice:
+        raise ValueError(f"variants lists a variant twice for {twice}: {variants!r}")
