@@ -13,7 +13,33 @@ PERCENTILES = (0.15, 0.5, 0.85)
 """The percentiles of Ioffe and Szegedy's Figure 1, which follows one sigmoid's input."""
 
 
-class InputPercentiles:
+class _Reading:
+    """series() and width() of a trace, followed now or read back from a record."""
+
+    def series(self) -> dict[float, list[float]]:
+        """Each percentile's values over the recorded passes, keyed by its level."""
+        if not self.values:
+            if self.skipped:
+                raise ValueError(f"nothing was recorded: {self.skipped} training passes "
+                                 f"reached the module, but none had a first positional "
+                                 f"argument with values (a non-empty tensor, not on the "
+                                 f"meta device); pass the input positionally")
+            raise ValueError("nothing was recorded: train the network inside the with block "
+                             "(evaluation passes are not counted, and a network compiled "
+                             "with torch.jit.script runs no hooks)")
+        return {p: [v[i] for v in self.values] for i, p in enumerate(self.q)}
+
+    def width(self) -> list[float]:
+        """At each recorded pass, the highest percentile minus the lowest (with the default
+        levels, the 85th minus the 15th): how widely the layer's input is spread."""
+        return [v[-1] - v[0] for v in self._sorted_rows()]
+
+    def _sorted_rows(self) -> list[tuple[float, ...]]:
+        self.series()  # the same message when nothing was recorded
+        return [tuple(sorted(v)) for v in self.values]
+
+
+class InputPercentiles(_Reading):
     """Percentiles of what ``module`` receives, at every ``every``-th training forward pass.
 
     A forward pre-hook reads the input the module gets from the training batches themselves,
@@ -119,27 +145,10 @@ class InputPercentiles:
         self.steps.append(self._passes)
         self.values.append(tuple(torch.quantile(x, levels).tolist()))
 
-    def series(self) -> dict[float, list[float]]:
-        """Each percentile's values over the recorded passes, keyed by its level."""
-        if not self.values:
-            if self.skipped:
-                raise ValueError(f"nothing was recorded: {self.skipped} training passes "
-                                 f"reached the module, but none had a first positional "
-                                 f"argument with values (a non-empty tensor, not on the "
-                                 f"meta device); pass the input positionally")
-            raise ValueError("nothing was recorded: train the network inside the with block "
-                             "(evaluation passes are not counted, and a network compiled "
-                             "with torch.jit.script runs no hooks)")
-        return {p: [v[i] for v in self.values] for i, p in enumerate(self.q)}
-
-    def width(self) -> list[float]:
-        """At each recorded pass, the highest percentile minus the lowest (with the default
-        levels, the 85th minus the 15th): how widely the layer's input is spread."""
-        return [v[-1] - v[0] for v in self._sorted_rows()]
-
-    def _sorted_rows(self) -> list[tuple[float, ...]]:
-        self.series()  # the same message when nothing was recorded
-        return [tuple(sorted(v)) for v in self.values]
+    def to_dict(self) -> dict:
+        """What a record keeps of the trace: the levels, the stride, the passes and values."""
+        return {"q": list(self.q), "every": self.every, "steps": list(self.steps),
+                "values": [list(v) for v in self.values]}
 
 
 def _levels(q) -> tuple[float, ...]:
@@ -164,3 +173,22 @@ def _levels(q) -> tuple[float, ...]:
         raise ValueError(f"q names the level {twice[0]:g} more than once: give each level "
                          f"once")
     return q
+
+
+class RecordedPercentiles(_Reading):
+    """A trace of :class:`InputPercentiles` read back from a record (its ``to_dict``): the same
+    ``steps``, ``values``, ``series()`` and ``width()``, for the tables and the plot."""
+
+    def __init__(self, trace: dict):
+        if not isinstance(trace, dict) or not {"q", "steps", "values"} <= set(trace):
+            raise ValueError("a recorded trace is a dict with 'q', 'steps' and 'values' (what "
+                             f"InputPercentiles.to_dict gives), got {trace!r:.80}")
+        if len(trace["steps"]) != len(trace["values"]):
+            raise ValueError(f"a recorded trace has one row of values per step; got "
+                             f"{len(trace['steps'])} steps and {len(trace['values'])} rows")
+        self.q = _levels(trace["q"])
+        self.every = trace.get("every")
+        self.steps = list(trace["steps"])
+        self.values = [tuple(v) for v in trace["values"]]
+        self.skipped = 0
+

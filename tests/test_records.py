@@ -977,3 +977,19 @@ def test_runs_name_what_is_missing_about_a_variant():
         records.runs(record, "rleu", pilot=True, variant="lr0.02")
     with pytest.raises(ValueError, match="all diverged"):
         records.runs(record, "relu-paper", pilot=True, variant="lr0.05-2ep")
+
+
+def test_a_design_with_a_probe_records_the_followed_input_and_reads_back(data_dir):
+    from cnnlib.shift import RecordedPercentiles
+
+    exp = designs.get_experiment("input_shift")
+    assert exp.design()["probe_every"] == 5
+    run = experiments.run_arm("input_shift", "bn", 0, quick=True, device="cpu", epochs=3,
+                              pilot=True)
+    trace = RecordedPercentiles(run["probe"])
+    assert trace.steps == [1, 6, 11] and len(trace.values[0]) == 3
+    assert trace.width() == [v[2] - v[0] for v in trace.values]
+    assert "probe" not in experiments.run_arm("relu_tanh", "tanh", 0, quick=True,
+                                              device="cpu")
+    with pytest.raises(ValueError, match="not 'vgg'"):
+        exp.build("vgg")

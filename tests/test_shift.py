@@ -211,3 +211,18 @@ def test_plot_percentiles_refuses_what_it_would_draw_wrong():
         plot_percentiles({"a": [many]}, steps_per_epoch=1)
     with pytest.raises(ValueError, match="non-empty list of InputPercentiles"):
         plot_percentiles({"a": [1]}, steps_per_epoch=1)
+
+
+def test_a_trace_read_back_from_its_dict_gives_the_same_series_and_width():
+    from cnnlib.shift import RecordedPercentiles
+
+    model = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+    with InputPercentiles(model[1], every=1, model=model) as trace:
+        for _ in range(3):
+            model(torch.randn(8, 4))
+    again = RecordedPercentiles(trace.to_dict())
+    assert again.series() == trace.series() and again.width() == trace.width()
+    with pytest.raises(ValueError, match="one row of values per step"):
+        RecordedPercentiles({**trace.to_dict(), "steps": [1]})
+    with pytest.raises(ValueError, match="'q', 'steps' and 'values'"):
+        RecordedPercentiles({"steps": []})
