@@ -4,14 +4,17 @@ as a finished run. Apart from :mod:`cnnlib.experiments` so that the command stay
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ._args import whole_number
 from ._fit_checks import HUGE_WEIGHT
 from .checkpoint import read_checkpoint
+from .shift import InputPercentiles
 
 
 def huge_weights(model: torch.nn.Module) -> list[str]:
@@ -75,3 +78,45 @@ def whole_seed(seed) -> int:
     """A run's seed as a plain int (a record stores it as JSON), in torch's range."""
     return whole_number("seed", seed, 0, 2**64 - 1, meaning="the seed fixes the initial "
                         "weights and the order of the batches")
+
+
+def follow(exp, model: nn.Module, checkpoint: Path | None, steps: int, quick: bool):
+    """The InputPercentiles a design's probe asks for, and the followed module's name, checked
+    before any training: a resumed run would have only part of the trace, so a checkpoint
+    that exists is refused; the probe must return a module of the model. A design without a
+    probe follows nothing."""
+    if exp.probe is None:
+        return contextlib.nullcontext(), None
+    if checkpoint is not None and checkpoint.exists():
+        raise FileExistsError(
+            f"{checkpoint} holds a run of {exp.name}, which follows a layer's input from the "
+            "first step: a resumed or finished run would record only part of the trace. "
+            "Move the checkpoint away (or pass replace=True) to train it again from the start")
+    try:
+        module = exp.probe(model)
+    except Exception as error:
+        raise RuntimeError(f"{exp.name}'s probe raised {type(error).__name__}: {error}; it "
+                           "must return the module of the built model whose input to "
+                           "follow") from error
+    names = {id(m): name for name, m in model.named_modules()}
+    if not isinstance(module, nn.Module) or id(module) not in names:
+        got = type(module).__name__ + (" that is not part of the model"
+                                       if isinstance(module, nn.Module) else "")
+        raise TypeError(f"{exp.name}'s probe must return a module of the built model (the "
+                        f"one whose input to follow), got {got}")
+    every = 1 if quick else exp.probe_every
+    if every >= steps:
+        raise ValueError(f"{exp.name}'s probe_every ({every}) is not below the run's {steps} "
+                         "steps, so the trace would hold one point: lower it")
+    return InputPercentiles(module, every=every, model=model), names[id(module)]
+
+
+def probe_trace(name: str, follower, module_name: str, steps: int) -> dict:
+    """The trace a run keeps, refused if the followed module never got a training input."""
+    trace = follower.to_dict()
+    if not trace["steps"]:
+        raise RuntimeError(f"{name}'s probe followed {module_name}, which got no training "
+                           f"input in {steps} steps ({follower.skipped} call(s) without "
+                           "values): return a module the network calls in its forward")
+    return {"module": module_name, **trace}
+

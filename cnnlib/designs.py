@@ -58,6 +58,15 @@ class Experiment:
     ``probe_every`` training steps), given the built model; None for none."""
     probe_every: int = 5
 
+    def __post_init__(self):
+        if self.probe is not None and not callable(self.probe):
+            raise TypeError(f"{self.name}: probe must be a function from the built model to "
+                            f"the module whose input to follow, or None; got {self.probe!r}")
+        every = self.probe_every
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            raise ValueError(f"{self.name}: probe_every must be a whole number of steps, 1 or "
+                             f"more; got {every!r}")
+
     def design(self) -> dict:
         """What the record stores about the design (everything but code)."""
         b = self.budget

@@ -30,7 +30,8 @@ from pathlib import Path
 import torch
 
 from ._args import whole_number
-from ._arm_run import RunInterrupted, check_types, huge_weights, stopped_line, whole_seed
+from ._arm_run import (RunInterrupted, check_types, follow, huge_weights, probe_trace,
+                       stopped_line, whole_seed)
 from ._design_data import experiment_data, shrink  # noqa: F401 (the public names)
 from ._fit_checks import DivergedWarning
 from .checkpoint import read_checkpoint
@@ -39,7 +40,6 @@ from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noq
 from .records import append_run, has_run, load_record, record_file, written_file
 from .results import device_label
 from .settings import pick_device, seed_everything, versions
-from .shift import InputPercentiles
 from .test_time import VIEWS, view_errors
 from .train import fit
 
@@ -127,8 +127,7 @@ def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = Fal
         "date": datetime.date.today().isoformat(), "versions": versions(),
         "machine": platform.machine(),
     }
-    probe = contextlib.nullcontext() if exp.probe is None else InputPercentiles(
-        exp.probe(model), every=exp.probe_every, model=model)
+    probe, followed = follow(exp, model, checkpoint, budget.epochs * len(train), quick)
     try:
         with probe:
             history, blew_up = _fit(model, train, test, epochs=budget.epochs,
@@ -154,7 +153,7 @@ def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = Fal
                     "final_test_error": round(100 * (1 - history.last["test_acc"]), 2)},
     }
     if exp.probe is not None:
-        result["probe"] = _probe_trace(probe, checkpoint, budget.epochs * len(train))
+        result["probe"] = probe_trace(name, probe, followed, budget.epochs * len(train))
     blew_up = blew_up or huge_weights(model)  # a finished checkpoint resumes without a warning
     if blew_up:  # finite but meaningless numbers: a diverged run, not an ordinary one
         if not pilot:
@@ -166,17 +165,6 @@ def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = Fal
     if out is not None:
         append_run(name, result, out, design=exp.design(), replace=replace)
     return result, model
-
-
-def _probe_trace(probe, checkpoint, steps: int) -> dict:
-    """The followed input's trace, refused where a resumed run followed only its last part
-    (the trace of the epochs before the stop went with the process that trained them)."""
-    trace = probe.to_dict()
-    if trace["steps"][:1] != [1] or trace["steps"][-1] < steps - probe.every:
-        raise RuntimeError(f"the run resumed from {checkpoint}, so its input percentiles "
-                           "cover only the epochs after the stop: train it again from the "
-                           "start (move the checkpoint away) to record the whole trace")
-    return trace
 
 
 def _fit(*args, **kwargs):

@@ -183,12 +183,34 @@ class RecordedPercentiles(_Reading):
         if not isinstance(trace, dict) or not {"q", "steps", "values"} <= set(trace):
             raise ValueError("a recorded trace is a dict with 'q', 'steps' and 'values' (what "
                              f"InputPercentiles.to_dict gives), got {trace!r:.80}")
-        if len(trace["steps"]) != len(trace["values"]):
+        steps, values = trace["steps"], trace["values"]
+        if not isinstance(steps, list) or not isinstance(values, list) \
+                or len(steps) != len(values):
             raise ValueError(f"a recorded trace has one row of values per step; got "
-                             f"{len(trace['steps'])} steps and {len(trace['values'])} rows")
+                             f"steps {steps!r:.60} and values {values!r:.60}")
+        if not steps:
+            raise ValueError("the recorded trace has no steps: its run recorded nothing")
         self.q = _levels(trace["q"])
-        self.every = trace.get("every")
-        self.steps = list(trace["steps"])
-        self.values = [tuple(v) for v in trace["values"]]
+        if any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in steps) \
+                or any(a >= b for a, b in zip(steps, steps[1:])):
+            raise ValueError(f"a recorded trace's steps are increasing whole numbers from 1, "
+                             f"got {steps!r:.80}")
+        for row in values:
+            if not isinstance(row, (list, tuple)) or len(row) != len(self.q) or not all(
+                    isinstance(v, numbers.Real) and not isinstance(v, bool)
+                    and math.isfinite(v) for v in row):
+                raise ValueError(f"each row of a recorded trace's values holds one finite "
+                                 f"number per level of q {self.q}, got {row!r:.80}")
+            if list(row) != sorted(row) and list(self.q) == sorted(self.q):
+                raise ValueError(f"a row of a recorded trace's values is not in the order of "
+                                 f"its levels q {self.q}: {row!r:.80}")
+        every = trace.get("every")
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int)
+                                  or every < 1):
+            raise ValueError(f"a recorded trace's 'every' is a whole number of steps, 1 or "
+                             f"more, got {every!r}")
+        self.every, self.module = every, trace.get("module")
+        self.steps = list(steps)
+        self.values = [tuple(v) for v in values]
         self.skipped = 0
 

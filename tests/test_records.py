@@ -987,9 +987,40 @@ def test_a_design_with_a_probe_records_the_followed_input_and_reads_back(data_di
     run = experiments.run_arm("input_shift", "bn", 0, quick=True, device="cpu", epochs=3,
                               pilot=True)
     trace = RecordedPercentiles(run["probe"])
-    assert trace.steps == [1, 6, 11] and len(trace.values[0]) == 3
+    assert trace.steps == list(range(1, 13)) and len(trace.values[0]) == 3  # quick: every step
+    assert run["probe"]["module"] == "features.22"  # the ReLU after the seventh BN
     assert trace.width() == [v[2] - v[0] for v in trace.values]
     assert "probe" not in experiments.run_arm("relu_tanh", "tanh", 0, quick=True,
                                               device="cpu")
     with pytest.raises(ValueError, match="not 'vgg'"):
         exp.build("vgg")
+
+
+
+def test_a_probe_is_checked_before_any_training(tmp_path, data_dir, monkeypatch):
+    from dataclasses import replace
+
+    from torch import nn
+
+    base = designs.get_experiment("input_shift")
+    with pytest.raises(TypeError, match="probe must be a function"):
+        replace(base, name="x", probe="features.22")
+    with pytest.raises(ValueError, match="probe_every must be a whole number"):
+        replace(base, name="x", probe_every=0)
+    trained = []
+    monkeypatch.setattr(experiments, "_fit", lambda *a, **k: trained.append(1))
+    for probe, error, message in ((lambda m: 3, TypeError, "got int"),
+                                  (lambda m: nn.ReLU(), TypeError, "not part of the model"),
+                                  (lambda m: m.nope, RuntimeError, "probe raised")):
+        designs.register(replace(base, name="probe_demo", probe=probe))
+        with pytest.raises(error, match=message):
+            experiments.run_arm("probe_demo", "bn", 0, quick=True, device="cpu")
+    designs.EXPERIMENTS.pop("probe_demo")
+    checkpoint = experiments.checkpoint_file(
+        base, "bn", 0, experiments.Budget(256, 256, 1, 32, 64), base.hyper_for("bn"),
+        False, True, tmp_path)
+    checkpoint.write_bytes(b"")
+    with pytest.raises(FileExistsError, match="only part of the trace"):
+        experiments.run_arm("input_shift", "bn", 0, quick=True, device="cpu",
+                            checkpoints=tmp_path)
+    assert trained == []  # every refusal came before training

@@ -226,3 +226,12 @@ def test_a_trace_read_back_from_its_dict_gives_the_same_series_and_width():
         RecordedPercentiles({**trace.to_dict(), "steps": [1]})
     with pytest.raises(ValueError, match="'q', 'steps' and 'values'"):
         RecordedPercentiles({"steps": []})
+    good = trace.to_dict()
+    for change, message in (({"steps": [], "values": []}, "no steps"),
+                            ({"steps": [2, 1, 3]}, "increasing whole numbers"),
+                            ({"values": [[0.0, 1.0]] * 3}, "one finite number per level"),
+                            ({"values": [[0.0, float("nan"), 1.0]] * 3}, "finite"),
+                            ({"values": [[1.0, 0.5, 0.0]] * 3}, "not in the order"),
+                            ({"every": -3}, "'every' is a whole number")):
+        with pytest.raises(ValueError, match=message):
+            RecordedPercentiles({**good, **change})
