@@ -5,11 +5,14 @@ network reads the same images through it."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 import torch.nn.functional as F
 
 from .data import channel_stats, dataset_info, load_tensors, subset
 from .designs import Budget, Experiment
+from .folders.simulate import sample_per_class
 from .loader import TensorLoader
 
 
@@ -36,20 +39,29 @@ def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.de
 
     The subset of images is the same for every seed (subset seed 0), so seeds vary only the
     initial weights and the batches; the statistics come from the shrunk training subset.
-    ``arm`` picks the arm's own settings (augmentation, and standardised or pixel inputs).
+    ``arm`` picks the arm's own settings (augmentation, standardised or pixel inputs, and
+    ``per_class``: then each seed draws its own images, that many of each class, from the
+    design's subset). A design's ``classes`` keep those classes only; its ``input_stats``
+    replace the training images' statistics.
     """
-    x_train, y_train = load_tensors(exp.dataset, train=True)
-    x_test, y_test = load_tensors(exp.dataset, train=False)
-    x_train, y_train = subset(x_train, y_train, budget.train_size, seed=0)
+    x_train, y_train = _classes(exp, *load_tensors(exp.dataset, train=True))
+    x_test, y_test = _classes(exp, *load_tensors(exp.dataset, train=False))
     x_test, y_test = subset(x_test, y_test, budget.test_size, seed=1)
+    classes = len(exp.classes or dataset_info(exp.dataset).classes)
+    per_class = exp.setting(arm, "per_class", None)
+    if per_class is None:
+        x_train, y_train = subset(x_train, y_train, budget.train_size, seed=0)
+    else:  # the seed's own draw from the design's training images
+        x_train, y_train = subset(x_train, y_train, exp.budget.train_size, seed=0)
+        drawn = sample_per_class(y_train, range(classes), per_class, seed=seed)
+        x_train, y_train = x_train[drawn], y_train[drawn]
     x_train, x_test = shrink(x_train, budget.image_size), shrink(x_test, budget.image_size)
-    mean, std = channel_stats(x_train)
+    mean, std = exp.input_stats or channel_stats(x_train)
     inputs = exp.setting(arm, "inputs", "standardised")
     if inputs == "pixels":  # (x/255 - mean) * 255: pixel units, centred, not scaled
         std = torch.full_like(torch.as_tensor(mean, dtype=torch.float32), 1 / 255)
     elif inputs != "standardised":
         raise ValueError(f"inputs must be 'standardised' or 'pixels', got {inputs!r}")
-    classes = len(dataset_info(exp.dataset).classes)
     padding = max(1, 4 * budget.image_size // 32)  # the paper's 4 pixels at 32×32
     train = TensorLoader(x_train, y_train, batch_size=budget.batch_size, shuffle=True,
                          augment=exp.setting(arm, "augment", exp.augment), padding=padding,
@@ -58,3 +70,29 @@ def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.de
     test = TensorLoader(x_test, y_test, batch_size=1000, shuffle=False, mean=mean, std=std,
                         device=device, seed=seed, num_classes=classes)
     return train, test
+
+
+def arm_budget(exp: Experiment, arm: str, budget: Budget) -> Budget:
+    """``budget`` with the arm's own number of training images: ``per_class`` images of each of
+    the design's classes where the arm draws them, else the budget's."""
+    per_class = exp.setting(arm, "per_class", None)
+    if per_class is None:
+        return budget
+    classes = len(exp.classes or dataset_info(exp.dataset).classes)
+    return dataclasses.replace(budget, train_size=per_class * classes)
+
+
+def _classes(exp: Experiment, images: torch.Tensor, labels: torch.Tensor):
+    """The images of the design's classes, relabelled 0, 1, ... in the design's order."""
+    if not exp.classes:
+        return images, labels
+    names = dataset_info(exp.dataset).classes
+    unknown = [c for c in exp.classes if c not in names]
+    if unknown:
+        raise ValueError(f"{exp.name}: {exp.dataset} has no class {unknown}; its classes are "
+                         f"{list(names)}")
+    keep = torch.tensor([names.index(c) for c in exp.classes])
+    where = torch.isin(labels, keep)
+    relabel = torch.full((len(names),), -1, dtype=torch.long)
+    relabel[keep] = torch.arange(len(keep))
+    return images[where], relabel[labels[where].long()].to(labels.dtype)

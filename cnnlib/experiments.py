@@ -32,7 +32,7 @@ import torch
 from ._args import whole_number
 from ._arm_run import (RunInterrupted, check_types, follow, huge_weights, probe_trace,
                        stopped_line, whole_seed)
-from ._design_data import experiment_data, shrink  # noqa: F401 (the public names)
+from ._design_data import arm_budget, experiment_data, shrink  # noqa: F401 (public names)
 from ._fit_checks import DivergedWarning
 from .checkpoint import read_checkpoint
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
@@ -102,6 +102,7 @@ def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = Fal
     if epochs is not None:
         budget = Budget(budget.train_size, budget.test_size, epochs, budget.image_size,
                         budget.batch_size)
+    budget = arm_budget(exp, arm, budget)
     variant = _variant(hyper, base, epochs) if pilot or quick else ""
     if out is not None and written_file(record_file(name, out)).exists():
         _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace)
@@ -198,13 +199,14 @@ def checkpoint_file(exp: Experiment, arm: str, seed: int, budget: Budget, hyper:
                               if hyper[k] != exp.hyper.get(k))
     spec = {"budget": dataclasses.asdict(budget), "hyper": hyper, "dataset": exp.dataset,
             "augment": exp.setting(arm, "augment", exp.augment),
-            "settings": exp.arm_settings.get(arm, {})}
+            "settings": exp.arm_settings.get(arm, {}),
+            **({"classes": exp.classes} if exp.classes else {})}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
     name = f"{exp.name}-{arm}-seed{seed}-{tag}-{digest.hexdigest()[:8]}.pt"
     return Path(folder).expanduser() / name.replace("/", "_").replace(" ", "")
 
 
-TUNABLE = ("lr", "momentum", "weight_decay", "schedule", "pct_start", "decay_at")
+TUNABLE = ("lr", "momentum", "weight_decay", "schedule", "pct_start", "decay_at", "body_lr")
 
 
 def _pilot_hyper(base: dict, changes: dict | None) -> dict:

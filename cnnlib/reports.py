@@ -219,9 +219,13 @@ def format_experiment(record: dict, metrics=("final_train_error", "final_test_er
     dates = sorted({r.get("date", "?") for r in chosen})
     budget = chosen[0]
     lengths = sorted({r["epochs"] for r in chosen})
-    length = (f"{budget['epochs']} epochs ({budget.get('steps', 0):,} steps)"
+    steps = sorted({r.get("steps", 0) for r in chosen})
+    steps = f"{steps[0]:,}" if len(steps) == 1 else f"{steps[0]:,} to {steps[-1]:,}"
+    length = (f"{budget['epochs']} epochs ({steps} steps)"
               if len(lengths) == 1 else f"{lengths[0]} to {lengths[-1]} epochs")
-    head = (f"{record['name']}{' (pilot)' if pilot else ''}: {budget['train_size']:,} training "
+    sizes = sorted({r["train_size"] for r in chosen})  # arms may draw their own number
+    sizes = f"{sizes[0]:,}" if len(sizes) == 1 else f"{sizes[0]:,} to {sizes[-1]:,}"
+    head = (f"{record['name']}{' (pilot)' if pilot else ''}: {sizes} training "
             f"images at {budget.get('image_size', '?')}×{budget.get('image_size', '?')}, "
             f"{length}; "
             f"{'; '.join(devices)}; {' to '.join(dict.fromkeys([dates[0], dates[-1]]))}")
