@@ -223,8 +223,9 @@ def test_every_shipped_record_is_complete_and_matches_its_design(path):
         assert not run.get("quick"), "a quick run in a shipped record"
         if not run.get("pilot"):
             assert run["hyper"] == exp.hyper_for(run["arm"])
+            budget = experiments.arm_budget(exp, run["arm"], exp.budget)
             assert (run["epochs"], run["train_size"], run["image_size"]) == (
-                exp.budget.epochs, exp.budget.train_size, exp.budget.image_size)
+                budget.epochs, budget.train_size, budget.image_size)
     for arm in exp.arms:
         assert len(records.runs(record, arm)) >= 3, f"{arm}: fewer than three seeds"
     tried = {run["arm"] for run in record["runs"] if run.get("variant", "").startswith("lr")}
