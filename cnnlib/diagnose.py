@@ -31,6 +31,7 @@ from torch import nn
 
 from ._probe import probing
 from .history import smooth  # noqa: F401  (diagnose.smooth: chapter 11 reads it here)
+from .layers import LocalResponseNorm
 from .loader import TensorLoader
 from .settings import model_device, seed_everything
 from .train import eval_outputs
@@ -290,6 +291,35 @@ def saturated_fraction(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor
         for handle in handles:
             handle.remove()
     return shares
+
+
+@torch.no_grad()
+def lrn_divisors(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tensor]:
+    """For each local response normalisation in ``model`` (``cnnlib.layers`` or PyTorch's):
+    what it divided each positive input by on ``images``, ``a / b``, as one flat tensor. A
+    divisor near ``k ** beta`` everywhere means the layer only rescaled; only where it is
+    larger did it inhibit. Runs in eval mode and restores the mode."""
+    layers = [(name, m) for name, m in model.named_modules()
+              if isinstance(m, (LocalResponseNorm, nn.LocalResponseNorm))]
+    if not layers:
+        raise ValueError("the model has no local response normalisation layer to measure")
+    divisors: dict[str, torch.Tensor] = {}
+
+    def watch(name):
+        def hook(module, inputs, output):
+            positive = inputs[0] > 0
+            divisors[name] = (inputs[0][positive] / output[positive]).float().cpu()
+        return hook
+
+    handles = [m.register_forward_hook(watch(name)) for name, m in layers]
+    weighted = any(True for _ in model.parameters()) or any(True for _ in model.buffers())
+    try:
+        with restored(model):  # a model without weights runs where its input is
+            model.eval()(images.to(model_device(model)) if weighted else images)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return divisors
 
 
 def shuffle_labels(data, seed: int = 0):

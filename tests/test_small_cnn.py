@@ -25,8 +25,25 @@ def test_activation_variants_differ_only_in_the_activation():
     assert tanh.features[0].out_channels == 8
 
 
+def test_the_lrn_variant_normalises_after_the_first_two_relus_and_adds_no_weights():
+    plain, lrn = small_cnn(width=8), small_cnn(width=8, lrn=True)
+    assert count_params(plain) == count_params(lrn)
+    kinds = [type(m).__name__ for m in lrn.features]
+    assert kinds == ["Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d",
+                     "Conv2d", "ReLU", "LocalResponseNorm", "MaxPool2d",
+                     "Conv2d", "ReLU", "MaxPool2d"]  # AlexNet's order: ReLU, LRN, pool
+    norms = [m for m in lrn.features if type(m).__name__ == "LocalResponseNorm"]
+    assert norms[0] is not norms[1]  # two layers, not one module used twice
+    assert (norms[0].size, norms[0].alpha, norms[0].beta, norms[0].k) == (5, 1e-4, 0.75, 2.0)
+    lrn.features[0].load_state_dict(plain.features[0].state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    small = plain.features[:2](x)  # quiet maps: LRN only divides by k ** beta
+    torch.testing.assert_close(lrn.features[:3](x), small / 2 ** 0.75, rtol=1e-3, atol=0)
+
+
 @pytest.mark.parametrize("kwargs, match", [({"activation": "sigmoid"}, "activation"),
-                                           ({"pool": "avg"}, "pool"), ({"width": 0}, "width")])
+                                           ({"pool": "avg"}, "pool"), ({"width": 0}, "width"),
+                                           ({"lrn": 1}, "lrn")])
 def test_bad_arguments_say_what_is_allowed(kwargs, match):
     with pytest.raises(ValueError, match=match):
         small_cnn(**kwargs)
