@@ -44,15 +44,27 @@ def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.de
     design's subset). A design's ``classes`` keep those classes only; its ``input_stats``
     replace the training images' statistics.
     """
+    per_class = _per_class(exp, arm)
     x_train, y_train = _classes(exp, *load_tensors(exp.dataset, train=True))
     x_test, y_test = _classes(exp, *load_tensors(exp.dataset, train=False))
+    pool = budget.train_size if per_class is None else exp.budget.train_size
+    kept = f" (the classes {', '.join(exp.classes)})" if exp.classes else ""
+    for key, wanted, have in (("train_size", pool, len(y_train)),
+                              ("test_size", budget.test_size, len(y_test))):
+        if wanted > have:  # a record must not claim images that were not there
+            raise ValueError(f"{exp.name}'s budget asks for {key} {wanted:,}, but "
+                             f"{exp.dataset}{kept} has {have:,} such images: lower it")
     x_test, y_test = subset(x_test, y_test, budget.test_size, seed=1)
     classes = len(exp.classes or dataset_info(exp.dataset).classes)
-    per_class = exp.setting(arm, "per_class", None)
-    if per_class is None:
-        x_train, y_train = subset(x_train, y_train, budget.train_size, seed=0)
-    else:  # the seed's own draw from the design's training images
-        x_train, y_train = subset(x_train, y_train, exp.budget.train_size, seed=0)
+    x_train, y_train = subset(x_train, y_train, pool, seed=0)
+    if per_class is not None:  # the seed's own draw from the design's training images
+        short = [c for c in range(classes) if (y_train == c).sum() < per_class]
+        if short:
+            names = exp.classes or dataset_info(exp.dataset).classes
+            raise ValueError(f"{exp.name} {arm}: per_class is {per_class}, but the design's "
+                             f"{pool:,} training images hold fewer of {names[short[0]]!r} "
+                             f"({int((y_train == short[0]).sum())}): raise the budget's "
+                             "train_size or lower per_class")
         drawn = sample_per_class(y_train, range(classes), per_class, seed=seed)
         x_train, y_train = x_train[drawn], y_train[drawn]
     x_train, x_test = shrink(x_train, budget.image_size), shrink(x_test, budget.image_size)
@@ -72,10 +84,24 @@ def experiment_data(exp: Experiment, budget: Budget, seed: int, device: torch.de
     return train, test
 
 
+def _per_class(exp: Experiment, arm: str | None) -> int | None:
+    """The arm's images per class, None where it trains on the budget's subset; an arm that
+    is not the design's is refused (a typo would silently train on the wrong images)."""
+    if arm is not None and arm not in exp.arms:
+        raise ValueError(f"{exp.name} has the arms {list(exp.arms)}, not {arm!r}")
+    drawn = any("per_class" in s for s in exp.arm_settings.values())
+    if arm is None and drawn:
+        raise ValueError(f"{exp.name}'s arms draw their own images per class: name the arm "
+                         f"(one of {list(exp.arms)})")
+    return None if arm is None else exp.setting(arm, "per_class", None)
+
+
 def arm_budget(exp: Experiment, arm: str, budget: Budget) -> Budget:
     """``budget`` with the arm's own number of training images: ``per_class`` images of each of
     the design's classes where the arm draws them, else the budget's."""
-    per_class = exp.setting(arm, "per_class", None)
+    if not isinstance(budget, Budget):
+        raise TypeError(f"budget must be a cnnlib.designs.Budget, got {type(budget).__name__}")
+    per_class = _per_class(exp, arm)
     if per_class is None:
         return budget
     classes = len(exp.classes or dataset_info(exp.dataset).classes)

@@ -22,6 +22,9 @@ def _sgd(model, hyper: dict, budget, train_loader):
     The step schedule is a ``LambdaLR`` rather than ``MultiStepLR``: the same rates, and a
     state that a checkpoint can hold (``MultiStepLR`` keeps its milestones in a ``Counter``).
     """
+    if hyper.get("body_lr") is not None:
+        raise ValueError("body_lr is read only by finetune_sgd (a pretrained body at its own "
+                         "rate); this optimiser would train every weight at lr")
     if hyper.get("schedule", "step") == "constant":
         optimiser = torch.optim.SGD(model.parameters(), lr=hyper["lr"],
                                     momentum=hyper["momentum"],
@@ -115,6 +118,11 @@ def finetune_sgd(model, hyper: dict, budget, train_loader):
     frozen = any(not p.requires_grad for p in model.parameters())
     if hyper.get("body_lr") is None and not frozen:
         return _sgd(model, hyper, budget, train_loader)
+    if hyper.get("body_lr") is not None and not any(
+            p.requires_grad for name, p in model.named_parameters()
+            if not name.startswith("fc.")):
+        raise ValueError("body_lr is given but the body is frozen: leave body_lr out for a "
+                         "frozen arm (only its head trains)")
     if hyper.get("schedule") != "one_cycle" or not hyper.get("nesterov"):
         raise ValueError("a pretrained body trains with the one-cycle schedule and Nesterov "
                          "momentum (cnnlib.finetune.one_cycle_groups): set schedule "

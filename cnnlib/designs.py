@@ -9,112 +9,34 @@ are code, so a record can be checked against the design that made it;
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 import torch
 
 from . import finetune, pretrained
+from ._design import Budget, Experiment  # noqa: F401 (the public names)
+from ._design_optim import _sgd, check_hyper, finetune_sgd, one_cycle_hyper  # noqa: F401
 from .models import build_model, get_model
 from .models.mlp import mlp
 from .models.nin import NiNCifar
 from .models.resnet import cifar_resnet
 from .models.small_cnn import small_cnn
-from ._design_optim import _sgd, check_hyper, finetune_sgd, one_cycle_hyper  # noqa: F401
-
-
-@dataclass(frozen=True)
-class Budget:
-    """How much an experiment trains: images, their size, epochs, batch."""
-
-    train_size: int
-    test_size: int
-    epochs: int
-    image_size: int = 32
-    batch_size: int = 128
-
-
-@dataclass(frozen=True)
-class Experiment:
-    """A design: the arms it compares, the budget, and how one arm is built and optimised."""
-
-    name: str
-    question: str
-    arms: tuple[str, ...]
-    budget: Budget
-    hyper: dict
-    build: Callable[[str], torch.nn.Module]
-    optimiser: Callable[[torch.nn.Module, dict, Budget, int], tuple]
-    dataset: str = "cifar10"
-    augment: bool = True
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    arm_settings: dict = field(default_factory=dict)
-    """Per arm, what differs besides the model: ``hyper`` (e.g. its own learning rate),
-    ``augment`` (crops and flips on or off) and ``inputs`` (``"standardised"``, the default, or
-    ``"pixels"``: pixel values 0..255 with the mean taken off, as AlexNet's paper fed them)
-    and ``per_class`` (each seed trains on its own draw of that many images per class, from
-    the budget's ``train_size`` images)."""
-    probe: Callable[[torch.nn.Module], torch.nn.Module] | None = None
-    """The module whose input a run follows (:class:`cnnlib.shift.InputPercentiles`, every
-    ``probe_every`` training steps), given the built model; None for none."""
-    probe_every: int = 5
-    classes: tuple[str, ...] = ()
-    """The dataset's classes the experiment uses, relabelled 0, 1, ... in this order; empty for
-    all of them."""
-    input_stats: tuple | None = None
-    """The per-channel ``(mean, std)`` the inputs are standardised with (those a pretrained
-    network was trained with); None for the training images' own."""
-
-    def __post_init__(self):
-        if self.probe is not None and not callable(self.probe):
-            raise TypeError(f"{self.name}: probe must be a function from the built model to "
-                            f"the module whose input to follow, or None; got {self.probe!r}")
-        for arm, settings in self.arm_settings.items():
-            per = settings.get("per_class")
-            if per is not None and (isinstance(per, bool) or not isinstance(per, int)
-                                    or per < 1):
-                raise ValueError(f"{self.name}: {arm}'s per_class must be a whole number of "
-                                 f"images per class, 1 or more; got {per!r}")
-        every = self.probe_every
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise ValueError(f"{self.name}: probe_every must be a whole number of steps, 1 or "
-                             f"more; got {every!r}")
-
-    def design(self) -> dict:
-        """What the record stores about the design (everything but code)."""
-        b = self.budget
-        design = {"question": self.question, "arms": list(self.arms), "dataset": self.dataset,
-                  "train_size": b.train_size, "test_size": b.test_size, "epochs": b.epochs,
-                  "image_size": b.image_size, "batch_size": b.batch_size,
-                  "augment": self.augment, "hyper": dict(self.hyper),
-                  "notes": list(self.notes)}
-        if self.arm_settings:
-            design["arm_settings"] = {arm: dict(s) for arm, s in self.arm_settings.items()}
-        if self.probe is not None:
-            design["probe_every"] = self.probe_every
-        if self.classes:
-            design["classes"] = list(self.classes)
-        if self.input_stats is not None:
-            design["input_stats"] = {"mean": list(self.input_stats[0]),
-                                     "std": list(self.input_stats[1])}
-        return design
-
-    def hyper_for(self, arm: str) -> dict:
-        """The design's hyper-parameters for ``arm``: the shared ones and the arm's own."""
-        return {**self.hyper, **self.arm_settings.get(arm, {}).get("hyper", {})}
-
-    def setting(self, arm: str, key: str, default):
-        return self.arm_settings.get(arm, {}).get(key, default)
 
 
 def _degradation_model(arm: str) -> torch.nn.Module:
     kind, depth = arm.split("-")
     return cifar_resnet(int(depth), shortcut=kind == "resnet", shortcut_type="A")
 
+
 EXPERIMENTS: dict[str, Experiment] = {}
 
 
-def register(exp: Experiment) -> Experiment:
+def register(exp: Experiment, replace: bool = False) -> Experiment:
+    """Add ``exp`` to the designs ``cnnlib.experiments`` runs by name. A name already taken
+    (the book's own designs too) is refused unless ``replace=True``: a copy of a design
+    should get a name of its own, so that the original stays what the chapters read."""
+    if exp.name in EXPERIMENTS and not replace and EXPERIMENTS[exp.name] is not exp:
+        raise ValueError(f"a design named {exp.name!r} is registered already: give the copy "
+                         "a name of its own (dataclasses.replace(design, name=...)), or pass "
+                         "replace=True to replace it")
     EXPERIMENTS[exp.name] = exp
     return exp
 

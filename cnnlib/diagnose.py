@@ -298,17 +298,23 @@ def lrn_divisors(model: nn.Module, images: torch.Tensor) -> dict[str, torch.Tens
     """For each local response normalisation in ``model`` (``cnnlib.layers`` or PyTorch's):
     what it divided each positive input by on ``images``, ``a / b``, as one flat tensor. A
     divisor near ``k ** beta`` everywhere means the layer only rescaled; only where it is
-    larger did it inhibit. Runs in eval mode and restores the mode."""
+    larger did it inhibit. A layer the forward pass does not reach is left out. Runs in eval
+    mode and restores the mode."""
     layers = [(name, m) for name, m in model.named_modules()
               if isinstance(m, (LocalResponseNorm, nn.LocalResponseNorm))]
     if not layers:
         raise ValueError("the model has no local response normalisation layer to measure")
     divisors: dict[str, torch.Tensor] = {}
 
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(f"images must be a tensor of a batch, N x C x H x W, got "
+                        f"{type(images).__name__}")
+
     def watch(name):
-        def hook(module, inputs, output):
+        def hook(module, inputs, output):  # a layer used twice keeps both calls' divisors
             positive = inputs[0] > 0
-            divisors[name] = (inputs[0][positive] / output[positive]).float().cpu()
+            found = (inputs[0][positive] / output[positive]).float().cpu()
+            divisors[name] = torch.cat([divisors[name], found]) if name in divisors else found
         return hook
 
     handles = [m.register_forward_hook(watch(name)) for name, m in layers]

@@ -36,7 +36,7 @@ from ._design_data import arm_budget, experiment_data, shrink  # noqa: F401 (pub
 from ._fit_checks import DivergedWarning
 from .checkpoint import read_checkpoint
 from .designs import (EXPERIMENTS, Budget, Experiment, _sgd, check_hyper,  # noqa: F401
-                      get_experiment)
+                      finetune_sgd, get_experiment)
 from .records import append_run, has_run, load_record, record_file, written_file
 from .results import device_label
 from .settings import pick_device, seed_everything, versions
@@ -88,6 +88,7 @@ def _train_arm(name: str, arm: str, seed: int, *, device=None, quick: bool = Fal
         raise ValueError(f"{name} has the arms {list(exp.arms)}, not {arm!r}")
     base = exp.hyper_for(arm)
     hyper = _pilot_hyper(base, hyper)
+    _check_reads_body_lr(exp, hyper)
     seed = whole_seed(seed)
     if epochs is not None:
         epochs = whole_number("epochs", epochs, 1, meaning="the epochs a pilot trains; None "
@@ -200,7 +201,10 @@ def checkpoint_file(exp: Experiment, arm: str, seed: int, budget: Budget, hyper:
     spec = {"budget": dataclasses.asdict(budget), "hyper": hyper, "dataset": exp.dataset,
             "augment": exp.setting(arm, "augment", exp.augment),
             "settings": exp.arm_settings.get(arm, {}),
-            **({"classes": exp.classes} if exp.classes else {})}
+            **({"classes": exp.classes} if exp.classes else {}),
+            **({"input_stats": exp.input_stats} if exp.input_stats else {}),
+            **({"pool": exp.budget.train_size}
+               if "per_class" in exp.arm_settings.get(arm, {}) else {})}
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode())
     name = f"{exp.name}-{arm}-seed{seed}-{tag}-{digest.hexdigest()[:8]}.pt"
     return Path(folder).expanduser() / name.replace("/", "_").replace(" ", "")
@@ -223,6 +227,12 @@ def _pilot_hyper(base: dict, changes: dict | None) -> dict:
             if key in base and key not in changes:
                 del hyper[key]
     return check_hyper(hyper)
+
+
+def _check_reads_body_lr(exp, hyper: dict) -> None:
+    if hyper.get("body_lr") is not None and exp.optimiser is not finetune_sgd:
+        raise ValueError(f"body_lr is read only by designs on a pretrained body (optimiser "
+                         f"finetune_sgd); {exp.name} would record it but not use it")
 
 
 def _check_record_before_training(exp, out, arm, seed, pilot, quick, variant, replace):
@@ -259,12 +269,13 @@ def measure_views(name: str, arm: str, seed: int, checkpoints, *, out=None, devi
     budget = exp.budget if not quick else Budget(
         QUICK_BUDGET.train_size, QUICK_BUDGET.test_size, QUICK_BUDGET.epochs,
         exp.budget.image_size, QUICK_BUDGET.batch_size)
-    hyper = exp.hyper_for(arm)
+    hyper, budget = exp.hyper_for(arm), arm_budget(exp, arm, budget)
     path = checkpoint_file(exp, arm, seed, budget, hyper, False, quick, checkpoints)
     if not path.is_file():
         raise FileNotFoundError(f"no trained model at {path}: train it first with "
                                 f"python -m cnnlib.experiments run {name} --arms {arm} "
-                                f"--seeds {seed} --checkpoints {checkpoints}")
+                                f"--seeds {seed} --checkpoints {checkpoints}"
+                                f"{' --quick' if quick else ''}")
     dev = pick_device(device)
     state = read_checkpoint(path)
     if state["epoch"] != budget.epochs:
@@ -376,8 +387,9 @@ def _parse(argv):
             args.hyper[key] = _number(value)
         if (args.hyper or args.epochs) and not (args.pilot or args.quick):
             p.error("--set and --epochs change the design: they are for a pilot (--pilot)")
-        try:
-            _pilot_hyper(exp.hyper, args.hyper)
+        try:  # each arm's own settings with the changes, before any run
+            for arm in args.arms:
+                _check_reads_body_lr(exp, _pilot_hyper(exp.hyper_for(arm), args.hyper))
         except ValueError as error:
             p.error(f"--set: {error}")
         if args.out and Path(args.out).expanduser().is_file():

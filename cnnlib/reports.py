@@ -235,6 +235,8 @@ def format_experiment(record: dict, metrics=("final_train_error", "final_test_er
         row = {"arm": group["arm"], **{key: f"{value}" for key, value
                                        in group["settings"].items()},
                "seeds": ", ".join(str(r["seed"]) for r in arm_runs)}
+        if "to" in sizes:  # arms that draw their own number of images say how many
+            row["images"] = ", ".join(sorted({f"{r['train_size']:,}" for r in arm_runs}))
         for metric in metrics:
             values = records.metric_values(record, group["arm"], metric, pilot,
                                            variant=group["variant"])

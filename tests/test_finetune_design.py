@@ -151,9 +151,8 @@ def test_a_design_with_a_bad_draw_is_refused_when_declared(exp, settings, messag
 
 
 def test_an_unknown_class_or_arm_is_named(exp, data_dir):
-    wrong = dataclasses.replace(exp, classes=("airplane", "unicorn"))
-    with pytest.raises(ValueError, match="unicorn"):
-        experiments.experiment_data(wrong, exp.budget, 0, CPU, "frozen-10")
+    with pytest.raises(ValueError, match="unicorn"):  # when the design is declared
+        dataclasses.replace(exp, classes=("airplane", "unicorn"))
     with pytest.raises(ValueError, match="kind one of"):
         exp.build("thawed-10")
 

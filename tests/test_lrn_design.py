@@ -18,7 +18,9 @@ def test_the_arms_differ_only_in_the_normalisation_and_start_as_the_paper(data_d
     assert sum(isinstance(m, LocalResponseNorm) for m in lrn.modules()) == 2
     conv = lrn.features[4]  # the second convolution, after conv, ReLU, LRN, pool
     assert abs(conv.weight.std().item() - 0.01) < 0.0005 and not conv.bias.any()
-    assert exp.hyper_for("none") == exp.hyper_for("lrn")
+    same = {k: v for k, v in exp.hyper_for("lrn").items() if k != "lr"}
+    assert same == {k: v for k, v in exp.hyper_for("none").items() if k != "lr"}
+    assert (exp.hyper_for("none")["lr"], exp.hyper_for("lrn")["lr"]) == (0.003, 0.01)
     budget = experiments.Budget(256, 256, 1)
     for arm in exp.arms:
         train, _ = experiments.experiment_data(exp, budget, 0, torch.device("cpu"), arm)

@@ -1013,7 +1013,7 @@ def test_a_probe_is_checked_before_any_training(tmp_path, data_dir, monkeypatch)
     for probe, error, message in ((lambda m: 3, TypeError, "got int"),
                                   (lambda m: nn.ReLU(), TypeError, "not part of the model"),
                                   (lambda m: m.nope, RuntimeError, "probe raised")):
-        designs.register(replace(base, name="probe_demo", probe=probe))
+        designs.register(replace(base, name="probe_demo", probe=probe), replace=True)
         with pytest.raises(error, match=message):
             experiments.run_arm("probe_demo", "bn", 0, quick=True, device="cpu")
     designs.EXPERIMENTS.pop("probe_demo")
