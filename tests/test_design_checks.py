@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from cnnlib import designs, diagnose, experiments, records, reports
+from cnnlib import designs, diagnose, experiments
 from cnnlib.layers import LocalResponseNorm
 
 CPU = torch.device("cpu")
@@ -125,14 +125,3 @@ def test_lrn_divisors_keep_every_call_of_a_shared_layer_and_want_a_tensor():
     with pytest.raises(TypeError, match="tensor"):
         diagnose.lrn_divisors(model, images.numpy())
 
-
-def test_a_table_of_arms_with_their_own_numbers_of_images_names_each(tmp_path):
-    for arm, size in (("frozen-10", 50), ("frozen-50", 250)):
-        records.append_run("mixed", {
-            "arm": arm, "seed": 0, "epochs": 2, "train_size": size, "steps": 4,
-            "image_size": 32, "hyper": {"lr": 0.05}, "device": "cpu", "seconds": 1.0,
-            "curves": {"train_acc": [0.5] * 2, "test_acc": [0.4] * 2,
-                       "train_loss": [1.0] * 2},
-            "metrics": {"final_train_error": 50.0, "final_test_error": 60.0}}, tmp_path)
-    table = reports.format_experiment(records.load_record("mixed", tmp_path))
-    assert "images" in table.splitlines()[1] and " 250 " in table

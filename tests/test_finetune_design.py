@@ -202,5 +202,7 @@ def test_a_table_of_arms_with_their_own_numbers_of_images_says_so(tmp_path):
             "curves": {"train_acc": [0.5] * 30, "test_acc": [0.4] * 30,
                        "train_loss": [1.0] * 30},
             "metrics": {"final_train_error": 50.0, "final_test_error": 60.0}}, tmp_path)
-    head = reports.format_experiment(records.load_record("mixed", tmp_path)).splitlines()[0]
+    table = reports.format_experiment(records.load_record("mixed", tmp_path))
+    head = table.splitlines()[0]
     assert "50 to 250 training images" in head and "(60 to 240 steps)" in head
+    assert "images" in table.splitlines()[1] and " 250 " in table  # each arm's own
